@@ -1,0 +1,61 @@
+/*
+ * certfleet, the client: a table of commands, each a row with its words,
+ * handler, usage and help; --help and the command list come from it.
+ */
+#ifndef CERTFLEET_CLI_H
+#define CERTFLEET_CLI_H
+
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "conn.h"
+
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1,	/* the daemon said no */
+	EXIT_USAGE = 2,		/* the command line is wrong */
+	EXIT_UNREACHABLE = 3,	/* no daemon to ask */
+};
+
+struct cli_cmd;
+
+struct cli {
+	const char		*socket;
+	int			 json;
+	const struct cli_cmd	*cmd;
+	struct cf_conn		*conn;
+};
+
+typedef int	 cli_fn(struct cli *cli, int argc, char **argv);
+
+struct cli_cmd {
+	const char	*words;		/* "track add" */
+	cli_fn		*fn;
+	const char	*args;		/* usage after the words */
+	const char	*summary;	/* one line for the command list */
+	const char	*help;		/* the rest of --help */
+	const char	*method;	/* RPC method it calls, for the docs test */
+};
+
+extern const struct cli_cmd cli_track_cmds[];
+extern const struct cli_cmd cli_misc_cmds[];
+
+/*
+ * Calls method with params (a packed msgpack map, or NULL).  On success
+ * returns EXIT_OK with reply filled (free with cf_reply_free); otherwise
+ * prints one line to stderr and returns the exit code.
+ */
+int	 cli_call(struct cli *cli, const char *method, const msgpack_sbuffer *params,
+	    cf_stream_fn *stream, void *arg, struct cf_reply *reply);
+/* Prints "certfleet: <words>: <message>" and the usage line; EXIT_USAGE. */
+int	 cli_usage_error(struct cli *cli, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Prints "certfleet: <message>"; returns code. */
+int	 cli_fail(int code, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Parses a positive item id. */
+int	 cli_parse_id(const char *s, int64_t *id);
+int	 cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
+#endif

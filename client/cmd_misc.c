@@ -1,0 +1,157 @@
+/*
+ * certfleet status, events and methods.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "certfleet/methods.h"
+#include "certfleet/wire.h"
+#include "cli.h"
+#include "output.h"
+
+static int cmd_status(struct cli *, int, char **);
+static int cmd_events(struct cli *, int, char **);
+static int cmd_methods(struct cli *, int, char **);
+
+const struct cli_cmd cli_misc_cmds[] = {
+	{ "status", cmd_status, "",
+	  "daemon version, uptime, schema version and counts", "",
+	  M_DAEMON_STATUS },
+	{ "events", cmd_events, "[--item ID] [--limit N]",
+	  "the activity feed, newest first",
+	  "  --item ID   only events about this item (deleted items too)\n"
+	  "  --limit N   at most N events (default 50, at most 10000)\n",
+	  M_EVENTS_LIST },
+	{ "methods", cmd_methods, "",
+	  "the RPC methods the daemon serves", "", M_DAEMON_METHODS },
+	{ NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+static int
+cmd_status(struct cli *cli, int argc, char **argv)
+{
+	static const struct { const char *key, *label; } rows[] = {
+		{ "version", "Version" }, { "pid", "PID" },
+		{ "started_at", "Started" }, { "uptime_seconds", "Uptime (s)" },
+		{ "schema_version", "Schema Version" }, { "role", "Your Role" },
+		{ "clients", "Clients" }, { "events", "Events" },
+	};
+	struct cf_reply r;
+	char buf[256];
+	int rc;
+
+	if (argc != 1)
+		return cli_usage_error(cli, "takes no arguments");
+	if ((rc = cli_call(cli, M_DAEMON_STATUS, NULL, NULL, NULL, &r)) != EXIT_OK)
+		return rc;
+	if (cli->json)
+		out_json(&r.result);
+	else {
+		const msgpack_object *t = wire_map_get(&r.result, "tracked");
+
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+			out_field(rows[i].label, out_text(&r.result, rows[i].key,
+			    ",", buf, sizeof(buf)), 16);
+		out_field("Tracked", out_text(t, "total", ",", buf, sizeof(buf)), 16);
+		out_field("  active", out_text(t, "active", ",", buf, sizeof(buf)), 16);
+		out_field("  from PEM", out_text(t, "pem", ",", buf, sizeof(buf)), 16);
+		out_field("  from host", out_text(t, "host", ",", buf, sizeof(buf)), 16);
+	}
+	cf_reply_free(&r);
+	return EXIT_OK;
+}
+
+static int
+cmd_events(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "item", required_argument, NULL, 'i' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const headers[] = { "TIME", "ITEM", "KIND", "MESSAGE" };
+	static const char *const keys[] = { "at", "item", "kind", "message" };
+	int64_t item = 0, limit = 50;
+	struct cf_reply r;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'i' && cli_parse_id(optarg, &item) == 0)
+			continue;
+		if (ch == 'l' && cli_parse_int(optarg, 1, 10000, &limit) == 0)
+			continue;
+		return cli_usage_error(cli, ch == 'i' ? "bad item ID" :
+		    ch == 'l' ? "--limit must be 1..10000" : "unknown option");
+	}
+	if (optind != argc)
+		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, item ? 2 : 1);
+	wire_pack_kv_int(&pk, "limit", limit);
+	if (item)
+		wire_pack_kv_int(&pk, "item", item);
+	rc = cli_call(cli, M_EVENTS_LIST, &sb, NULL, NULL, &r);
+	msgpack_sbuffer_destroy(&sb);
+	if (rc != EXIT_OK)
+		return rc;
+	if (cli->json)
+		out_json(&r.result);
+	else {
+		struct out_table *t = out_table_new(4, headers);
+
+		for (uint32_t i = 0; t && r.result.type == MSGPACK_OBJECT_ARRAY &&
+		    i < r.result.via.array.size; i++) {
+			char bufs[4][1024];
+			const char *cells[4];
+
+			for (int c = 0; c < 4; c++)
+				cells[c] = out_text(&r.result.via.array.ptr[i],
+				    keys[c], ",", bufs[c], sizeof(bufs[c]));
+			out_table_add(t, cells);
+		}
+		if (t)
+			out_table_print(t, stdout);
+		out_table_free(t);
+	}
+	cf_reply_free(&r);
+	return EXIT_OK;
+}
+
+static int
+cmd_methods(struct cli *cli, int argc, char **argv)
+{
+	static const char *const headers[] = { "METHOD", "ROLE", "SUMMARY" };
+	static const char *const keys[] = { "name", "role", "summary" };
+	struct cf_reply r;
+	int rc;
+
+	if (argc != 1)
+		return cli_usage_error(cli, "takes no arguments");
+	if ((rc = cli_call(cli, M_DAEMON_METHODS, NULL, NULL, NULL, &r)) != EXIT_OK)
+		return rc;
+	if (cli->json)
+		out_json(&r.result);
+	else {
+		struct out_table *t = out_table_new(3, headers);
+
+		for (uint32_t i = 0; t && r.result.type == MSGPACK_OBJECT_ARRAY &&
+		    i < r.result.via.array.size; i++) {
+			char bufs[3][512];
+			const char *cells[3];
+
+			for (int c = 0; c < 3; c++)
+				cells[c] = out_text(&r.result.via.array.ptr[i],
+				    keys[c], ",", bufs[c], sizeof(bufs[c]));
+			out_table_add(t, cells);
+		}
+		if (t)
+			out_table_print(t, stdout);
+		out_table_free(t);
+	}
+	cf_reply_free(&r);
+	return EXIT_OK;
+}

@@ -1,0 +1,214 @@
+/*
+ * certfleet: finds the command in the tables, strips the global options
+ * (which may come before or after the command words), and runs it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autoconfig.h"
+#include "certfleet/methods.h"
+#include "certfleet/wire.h"
+#include "cli.h"
+
+static const struct cli_cmd *const cmd_tables[] = {
+	cli_misc_cmds, cli_track_cmds, NULL,
+};
+
+static void
+usage_all(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: certfleet [--socket PATH] [--json] COMMAND [ARGS]\n"
+	    "\n"
+	    "Talks to certfleetd over its control socket ($CERTFLEET_SOCKET,\n"
+	    "default %s).\n"
+	    "\n"
+	    "Commands:\n", CF_DEFAULT_SOCKET);
+	for (size_t t = 0; cmd_tables[t] != NULL; t++)
+		for (const struct cli_cmd *c = cmd_tables[t]; c->words; c++)
+			fprintf(fp, "  %-24s %s\n", c->words, c->summary);
+	fprintf(fp,
+	    "\n"
+	    "Options (before or after the command):\n"
+	    "  --socket PATH   the daemon's control socket\n"
+	    "  --json          print one JSON document for programs\n"
+	    "  --help          this text; COMMAND --help for one command\n"
+	    "  --version       the client's version\n"
+	    "\n"
+	    "Exit status: 0 done, 1 refused by the daemon, 2 usage error,\n"
+	    "3 daemon unreachable.\n");
+}
+
+static void
+usage_cmd(const struct cli_cmd *c, FILE *fp)
+{
+	fprintf(fp, "usage: certfleet %s%s%s\n\n%s\n", c->words,
+	    c->args[0] ? " " : "", c->args, c->summary);
+	if (c->help[0])
+		fprintf(fp, "\n%s", c->help);
+	fprintf(fp, "\nCalls %s.  Global options: --socket PATH, --json.\n",
+	    c->method);
+}
+
+int
+cli_fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("certfleet: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+int
+cli_usage_error(struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "certfleet: %s: ", cli->cmd->words);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (usage: certfleet %s %s)\n", cli->cmd->words,
+	    cli->cmd->args);
+	return EXIT_USAGE;
+}
+
+int
+cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+int
+cli_parse_id(const char *s, int64_t *id)
+{
+	return cli_parse_int(s, 1, INT64_MAX, id);
+}
+
+int
+cli_call(struct cli *cli, const char *method, const msgpack_sbuffer *params,
+    cf_stream_fn *stream, void *arg, struct cf_reply *reply)
+{
+	char err[512];
+
+	if (cli->conn == NULL &&
+	    (cli->conn = cf_conn_open(cli->socket, err, sizeof(err))) == NULL)
+		return cli_fail(EXIT_UNREACHABLE, "%s", err);
+	if (cf_call(cli->conn, method, params ? params->data : NULL,
+	    params ? params->size : 0, stream, arg, reply, err,
+	    sizeof(err)) == -1) {
+		cf_reply_free(reply);
+		return cli_fail(EXIT_UNREACHABLE, "%s", err);
+	}
+	if (!reply->ok) {
+		int code = reply->code == WIRE_UNAVAILABLE ? EXIT_UNREACHABLE :
+		    EXIT_REFUSED;
+		cli_fail(code, "%s", reply->message);
+		cf_reply_free(reply);
+		return code;
+	}
+	return EXIT_OK;
+}
+
+/* Finds the command whose words are the longest prefix of argv. */
+static const struct cli_cmd *
+find_cmd(int argc, char **argv, int *used)
+{
+	const struct cli_cmd *best = NULL;
+	int bestn = 0;
+
+	for (size_t t = 0; cmd_tables[t] != NULL; t++)
+		for (const struct cli_cmd *c = cmd_tables[t]; c->words; c++) {
+			char words[64], *w, *save = NULL;
+			int n = 0, match = 1;
+
+			snprintf(words, sizeof(words), "%s", c->words);
+			for (w = strtok_r(words, " ", &save); w && match;
+			    w = strtok_r(NULL, " ", &save), n++)
+				match = n < argc && strcmp(argv[n], w) == 0;
+			if (match && n > bestn) {
+				best = c;
+				bestn = n;
+			}
+		}
+	*used = bestn;
+	return best;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli = { 0 };
+	char **rest;
+	int nrest = 0, help = 0, used, rc;
+
+	cli.socket = getenv("CERTFLEET_SOCKET");
+	if (cli.socket == NULL || *cli.socket == '\0')
+		cli.socket = CF_DEFAULT_SOCKET;
+	if ((rest = calloc(argc + 1, sizeof(char *))) == NULL)
+		return cli_fail(EXIT_REFUSED, "out of memory");
+	/* Global options anywhere on the line; "--" ends them. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				rest[nrest++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], "--json") == 0)
+			cli.json = 1;
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			help = 1;
+		else if (strcmp(argv[i], "--version") == 0) {
+			printf("certfleet %s\n", PACKAGE_VERSION);
+			free(rest);
+			return EXIT_OK;
+		} else if (strcmp(argv[i], "--socket") == 0) {
+			if (++i == argc) {
+				free(rest);
+				return cli_fail(EXIT_USAGE, "--socket needs a path");
+			}
+			cli.socket = argv[i];
+		} else if (strncmp(argv[i], "--socket=", 9) == 0)
+			cli.socket = argv[i] + 9;
+		else
+			rest[nrest++] = argv[i];
+	}
+	if (nrest == 0) {
+		usage_all(help ? stdout : stderr);
+		free(rest);
+		return help ? EXIT_OK : EXIT_USAGE;
+	}
+	if ((cli.cmd = find_cmd(nrest, rest, &used)) == NULL) {
+		rc = cli_fail(EXIT_USAGE, "unknown command '%s'; try certfleet --help",
+		    rest[0]);
+		free(rest);
+		return rc;
+	}
+	if (help) {
+		usage_cmd(cli.cmd, stdout);
+		free(rest);
+		return EXIT_OK;
+	}
+	/* The handler sees its own arguments with a getopt-style argv[0]. */
+	rest[used - 1] = argv[0];
+	rc = cli.cmd->fn(&cli, nrest - used + 1, rest + used - 1);
+	cf_conn_close(cli.conn);
+	free(rest);
+	fflush(stdout);
+	return rc;
+}

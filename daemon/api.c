@@ -1,0 +1,148 @@
+/*
+ * The method table and the parameter checks every handler shares.  Every
+ * parameter is hostile until one of these readers has accepted it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "certfleet/methods.h"
+#include "certfleet/wire.h"
+#include "api.h"
+#include "clock.h"
+#include "daemon.h"
+
+const struct rpc_method api_methods[] = {
+	{ M_DAEMON_STATUS, api_daemon_status, RPC_ROLE_OPERATOR,
+	  "daemon version, uptime, schema version and counts" },
+	{ M_DAEMON_METHODS, api_daemon_methods, RPC_ROLE_OPERATOR,
+	  "the methods this daemon serves" },
+	{ M_TRACK_ADD, api_track_add, RPC_ROLE_OPERATOR,
+	  "track a certificate from PEM text" },
+	{ M_TRACK_LIST, api_track_list, RPC_ROLE_OPERATOR,
+	  "list tracked certificates, a page at a time" },
+	{ M_TRACK_SHOW, api_track_show, RPC_ROLE_OPERATOR,
+	  "one tracked certificate's facts" },
+	{ M_TRACK_DELETE, api_track_delete, RPC_ROLE_OPERATOR,
+	  "stop tracking a certificate" },
+	{ M_TRACK_ACTIVATE, api_track_activate, RPC_ROLE_OPERATOR,
+	  "resume scheduled checks of an item" },
+	{ M_TRACK_DEACTIVATE, api_track_deactivate, RPC_ROLE_OPERATOR,
+	  "suspend scheduled checks of an item" },
+	{ M_EVENTS_LIST, api_events_list, RPC_ROLE_OPERATOR,
+	  "the activity feed, newest first" },
+	{ NULL, NULL, 0, NULL },
+};
+
+static int
+key_is(const msgpack_object *k, const char *name)
+{
+	return k->type == MSGPACK_OBJECT_STR &&
+	    k->via.str.size == strlen(name) &&
+	    memcmp(k->via.str.ptr, name, k->via.str.size) == 0;
+}
+
+int
+api_params_only(struct rpc_call *call, const msgpack_object *params,
+    const char *const *names)
+{
+	for (uint32_t i = 0; i < params->via.map.size; i++) {
+		const msgpack_object *k = &params->via.map.ptr[i].key;
+		int known = 0;
+
+		for (const char *const *n = names; *n != NULL && !known; n++)
+			known = key_is(k, *n);
+		if (known)
+			continue;
+		if (k->type != MSGPACK_OBJECT_STR)
+			rpc_call_error(call, WIRE_INVALID_ARGUMENT,
+			    "parameter names must be strings");
+		else
+			rpc_call_error(call, WIRE_INVALID_ARGUMENT,
+			    "unknown parameter '%.*s'",
+			    (int)(k->via.str.size > 64 ? 64 : k->via.str.size),
+			    k->via.str.ptr);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_param_int(struct rpc_call *call, const msgpack_object *params,
+    const char *key, int required, int64_t min, int64_t max, int64_t *out)
+{
+	const msgpack_object *v = wire_map_get(params, key);
+	int64_t n;
+
+	if (v == NULL || v->type == MSGPACK_OBJECT_NIL) {
+		if (!required)
+			return 0;
+		rpc_call_error(call, WIRE_INVALID_ARGUMENT,
+		    "parameter '%s' is required", key);
+		return -1;
+	}
+	if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT64_MAX)
+		n = (int64_t)v->via.u64;
+	else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		n = v->via.i64;
+	else {
+		rpc_call_error(call, WIRE_INVALID_ARGUMENT,
+		    "parameter '%s' must be an integer", key);
+		return -1;
+	}
+	if (n < min || n > max) {
+		rpc_call_error(call, WIRE_INVALID_ARGUMENT,
+		    "parameter '%s' must be in %lld..%lld", key, (long long)min,
+		    (long long)max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+int
+api_param_str(struct rpc_call *call, const msgpack_object *params,
+    const char *key, int required, size_t maxlen, const char **out,
+    size_t *len)
+{
+	const msgpack_object *v = wire_map_get(params, key);
+
+	if (v == NULL || v->type == MSGPACK_OBJECT_NIL) {
+		if (!required)
+			return 0;
+		rpc_call_error(call, WIRE_INVALID_ARGUMENT,
+		    "parameter '%s' is required", key);
+		return -1;
+	}
+	if (v->type != MSGPACK_OBJECT_STR && v->type != MSGPACK_OBJECT_BIN) {
+		rpc_call_error(call, WIRE_INVALID_ARGUMENT,
+		    "parameter '%s' must be a string", key);
+		return -1;
+	}
+	if (v->via.str.size > maxlen) {
+		rpc_call_error(call, WIRE_INVALID_ARGUMENT,
+		    "parameter '%s' is too large (%u bytes, limit %zu)", key,
+		    v->via.str.size, maxlen);
+		return -1;
+	}
+	*out = v->via.str.ptr;
+	*len = v->via.str.size;
+	return 0;
+}
+
+void
+api_fail(struct rpc_call *call, const struct cf_err *e)
+{
+	rpc_call_error(call, e->code ? e->code : WIRE_INTERNAL, "%s", e->msg);
+}
+
+void
+api_pack_time(msgpack_packer *pk, const char *key, int64_t t)
+{
+	char buf[40];
+
+	wire_pack_key(pk, key);
+	if (t == 0)
+		msgpack_pack_nil(pk);
+	else
+		wire_pack_str(pk, clock_rfc3339(t, buf, sizeof(buf)));
+}

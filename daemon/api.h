@@ -1,0 +1,51 @@
+/*
+ * RPC handlers: one file per service, each thin (check parameters, call the
+ * core, encode the answer).  The method table is in api.c.
+ */
+#ifndef CERTFLEET_API_H
+#define CERTFLEET_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "rpc.h"
+
+struct cf_err;
+struct store_item;
+
+extern const struct rpc_method api_methods[];
+
+/*
+ * Parameter readers.  Each returns 0 (value in *out, or untouched when the
+ * key is absent and not required) or -1 after answering the call with
+ * INVALID_ARGUMENT; the caller then returns at once.
+ */
+int	 api_params_only(struct rpc_call *call, const msgpack_object *params,
+	    const char *const *names);
+int	 api_param_int(struct rpc_call *call, const msgpack_object *params,
+	    const char *key, int required, int64_t min, int64_t max,
+	    int64_t *out);
+int	 api_param_str(struct rpc_call *call, const msgpack_object *params,
+	    const char *key, int required, size_t maxlen, const char **out,
+	    size_t *len);
+
+/* Answers the call with e's code and message. */
+void	 api_fail(struct rpc_call *call, const struct cf_err *e);
+
+void	 api_pack_time(msgpack_packer *pk, const char *key, int64_t t);
+void	 api_pack_item(msgpack_packer *pk, const struct store_item *item,
+	    int64_t now);
+
+void	 api_daemon_status(struct rpc_call *, const msgpack_object *);
+void	 api_daemon_methods(struct rpc_call *, const msgpack_object *);
+void	 api_track_add(struct rpc_call *, const msgpack_object *);
+void	 api_track_list(struct rpc_call *, const msgpack_object *);
+void	 api_track_show(struct rpc_call *, const msgpack_object *);
+void	 api_track_delete(struct rpc_call *, const msgpack_object *);
+void	 api_track_activate(struct rpc_call *, const msgpack_object *);
+void	 api_track_deactivate(struct rpc_call *, const msgpack_object *);
+void	 api_events_list(struct rpc_call *, const msgpack_object *);
+
+#endif

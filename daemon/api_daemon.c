@@ -1,0 +1,70 @@
+/*
+ * Daemon.* handlers: status and the method list.
+ */
+#include <time.h>
+#include <unistd.h>
+
+#include "autoconfig.h"
+
+#include "certfleet/wire.h"
+#include "api.h"
+#include "clock.h"
+#include "daemon.h"
+#include "store.h"
+
+static const char *const role_names[] = { "none", "operator", "admin" };
+
+void
+api_daemon_status(struct rpc_call *call, const msgpack_object *params)
+{
+	static const char *const names[] = { NULL };
+	struct daemon *d = rpc_call_ctx(call);
+	struct store_counts c = { 0 };
+	msgpack_packer *pk;
+
+	if (api_params_only(call, params, names) == -1)
+		return;
+	if (store_counts(d->store, &c) == -1) {
+		rpc_call_error(call, WIRE_UNAVAILABLE, "database: cannot count items");
+		return;
+	}
+	pk = rpc_call_result(call);
+	msgpack_pack_map(pk, 9);
+	wire_pack_kv_str(pk, "version", PACKAGE_VERSION);
+	wire_pack_kv_int(pk, "pid", getpid());
+	api_pack_time(pk, "started_at", d->started_at);
+	wire_pack_kv_int(pk, "uptime_seconds", (int64_t)time(NULL) - d->started_at);
+	wire_pack_kv_int(pk, "schema_version", store_schema_version(d->store));
+	wire_pack_kv_str(pk, "role", role_names[rpc_call_role(call)]);
+	wire_pack_kv_int(pk, "clients", rpc_server_nclients(d->rpc));
+	wire_pack_kv_int(pk, "events", c.events);
+	wire_pack_key(pk, "tracked");
+	msgpack_pack_map(pk, 4);
+	wire_pack_kv_int(pk, "total", c.tracked);
+	wire_pack_kv_int(pk, "active", c.active);
+	wire_pack_kv_int(pk, "pem", c.pem);
+	wire_pack_kv_int(pk, "host", c.host);
+	rpc_call_reply(call);
+}
+
+void
+api_daemon_methods(struct rpc_call *call, const msgpack_object *params)
+{
+	static const char *const names[] = { NULL };
+	msgpack_packer *pk;
+	size_t n = 0;
+
+	if (api_params_only(call, params, names) == -1)
+		return;
+	while (api_methods[n].name != NULL)
+		n++;
+	pk = rpc_call_result(call);
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++) {
+		msgpack_pack_map(pk, 3);
+		wire_pack_kv_str(pk, "name", api_methods[i].name);
+		wire_pack_kv_str(pk, "role", role_names[api_methods[i].role]);
+		wire_pack_kv_str(pk, "summary", api_methods[i].summary);
+	}
+	rpc_call_reply(call);
+}

@@ -1,0 +1,282 @@
+/*
+ * Settings table and config file parsing (inih for the syntax).  Defaults
+ * work with no file at all.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "log.h"
+
+#ifndef CF_DEFAULT_STATE_DIR
+#define CF_DEFAULT_STATE_DIR	"/var/lib/certfleet"
+#endif
+
+enum setting_type { SET_STR, SET_INT, SET_BOOL, SET_LOGLEVEL };
+
+struct setting {
+	const char		*name;
+	enum setting_type	 type;
+	size_t			 offset;
+	long			 min, max;
+	const char		*dflt;
+	int			 reloadable;
+	const char		*help;
+};
+
+#define OFF(f)	offsetof(struct config, f)
+
+static const struct setting settings[] = {
+	{ "state-dir", SET_STR, OFF(state_dir), 0, 0, CF_DEFAULT_STATE_DIR, 0,
+	  "directory for the database and lock" },
+	{ "socket", SET_STR, OFF(socket_path), 0, 0, NULL, 0,
+	  "control socket path (default: <state-dir>/certfleet.sock)" },
+	{ "socket-group", SET_STR, OFF(socket_group), 0, 0, NULL, 0,
+	  "group whose members are operators (default: the daemon's group)" },
+	{ "log-level", SET_LOGLEVEL, OFF(log_level), 0, 0, "info", 1,
+	  "error, warn, info or debug" },
+	{ "syslog", SET_BOOL, OFF(syslog), 0, 0, "no", 1,
+	  "also log to syslog (yes/no)" },
+	{ "commit-interval-ms", SET_INT, OFF(commit_interval_ms), 1, 1000, "5", 1,
+	  "how long writes gather before one commit" },
+	{ "max-clients", SET_INT, OFF(max_clients), 1, 100000, "1024", 1,
+	  "concurrent RPC connections" },
+};
+
+#define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
+
+static const struct setting *
+setting_find(const char *name)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (strcmp(settings[i].name, name) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+const char *
+config_name_at(size_t i)
+{
+	return i < NSETTINGS ? settings[i].name : NULL;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") ||
+	    !strcasecmp(v, "on") || !strcmp(v, "1"))
+		*out = 1;
+	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") ||
+	    !strcasecmp(v, "off") || !strcmp(v, "0"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+setting_apply(struct config *cfg, const struct setting *s, const char *value,
+    char *err, size_t errlen)
+{
+	void *field = (char *)cfg + s->offset;
+	char *end;
+	long n;
+	int b;
+
+	switch (s->type) {
+	case SET_STR:
+		if (value == NULL) {
+			free(*(char **)field);
+			*(char **)field = NULL;
+			return 0;
+		}
+		if (*value == '\0') {
+			snprintf(err, errlen, "%s: empty value", s->name);
+			return -1;
+		}
+		char *copy = strdup(value);
+		if (copy == NULL) {
+			snprintf(err, errlen, "%s: out of memory", s->name);
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = copy;
+		return 0;
+	case SET_INT:
+		errno = 0;
+		n = strtol(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0' ||
+		    n < s->min || n > s->max) {
+			snprintf(err, errlen, "%s: '%s' is not an integer in %ld..%ld",
+			    s->name, value, s->min, s->max);
+			return -1;
+		}
+		*(int *)field = (int)n;
+		return 0;
+	case SET_BOOL:
+		if (parse_bool(value, &b) == -1) {
+			snprintf(err, errlen, "%s: '%s' is not yes or no",
+			    s->name, value);
+			return -1;
+		}
+		*(int *)field = b;
+		return 0;
+	case SET_LOGLEVEL:
+		if ((b = log_level_parse(value)) == -1) {
+			snprintf(err, errlen,
+			    "%s: '%s' is not one of error, warn, info, debug",
+			    s->name, value);
+			return -1;
+		}
+		*(int *)field = b;
+		return 0;
+	}
+	return -1;
+}
+
+struct config *
+config_new(void)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	char err[256];
+
+	if (cfg == NULL)
+		return NULL;
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		if (settings[i].dflt == NULL)
+			continue;
+		if (setting_apply(cfg, &settings[i], settings[i].dflt, err,
+		    sizeof(err)) == -1) {
+			config_free(cfg);
+			return NULL;
+		}
+	}
+	return cfg;
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (settings[i].type == SET_STR)
+			free(*(char **)((char *)cfg + settings[i].offset));
+	free(cfg);
+}
+
+int
+config_set(struct config *cfg, const char *name, const char *value,
+    char *err, size_t errlen)
+{
+	const struct setting *s = setting_find(name);
+
+	if (s == NULL) {
+		snprintf(err, errlen, "unknown setting '%s'", name);
+		return -1;
+	}
+	return setting_apply(cfg, s, value, err, errlen);
+}
+
+int
+config_reloadable(const char *name)
+{
+	const struct setting *s = setting_find(name);
+
+	return s != NULL && s->reloadable;
+}
+
+int
+config_differs(const struct config *a, const struct config *b,
+    const char *name)
+{
+	const struct setting *s = setting_find(name);
+
+	if (s == NULL)
+		return 0;
+	const void *fa = (const char *)a + s->offset;
+	const void *fb = (const char *)b + s->offset;
+	if (s->type == SET_STR) {
+		const char *sa = *(char *const *)fa, *sb = *(char *const *)fb;
+		if (sa == NULL || sb == NULL)
+			return sa != sb;
+		return strcmp(sa, sb) != 0;
+	}
+	return *(const int *)fa != *(const int *)fb;
+}
+
+struct load_ctx {
+	struct config	*cfg;
+	unsigned char	 seen[NSETTINGS];
+	char		 msg[256];
+};
+
+static int
+load_handler(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct load_ctx *ctx = arg;
+	const struct setting *s;
+
+	if (section[0] != '\0') {
+		snprintf(ctx->msg, sizeof(ctx->msg),
+		    "sections are not used ([%s])", section);
+		return 0;
+	}
+	if ((s = setting_find(name)) == NULL) {
+		snprintf(ctx->msg, sizeof(ctx->msg), "unknown setting '%s'", name);
+		return 0;
+	}
+	if (ctx->seen[s - settings]++) {
+		snprintf(ctx->msg, sizeof(ctx->msg), "'%s' is set twice", name);
+		return 0;
+	}
+	return setting_apply(ctx->cfg, s, value, ctx->msg, sizeof(ctx->msg)) == 0;
+}
+
+int
+config_load_file(struct config *cfg, const char *path, char *err,
+    size_t errlen)
+{
+	struct load_ctx ctx = { .cfg = cfg };
+	FILE *fp;
+	int line;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	line = ini_parse_file(fp, load_handler, &ctx);
+	fclose(fp);
+	if (line == 0)
+		return 0;
+	if (line < 0)
+		snprintf(err, errlen, "%s: cannot read", path);
+	else
+		snprintf(err, errlen, "%s:%d: %s", path, line,
+		    ctx.msg[0] ? ctx.msg : "syntax error");
+	return -1;
+}
+
+void
+config_usage(FILE *fp)
+{
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		char flag[64];
+
+		snprintf(flag, sizeof(flag), "--%s %s", s->name,
+		    s->type == SET_BOOL ? "yes|no" : "VALUE");
+		fprintf(fp, "  %-32s %s", flag, s->help);
+		if (s->dflt != NULL)
+			fprintf(fp, " [%s]", s->dflt);
+		fputc('\n', fp);
+	}
+}

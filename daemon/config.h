@@ -1,0 +1,50 @@
+/*
+ * Daemon settings: one table of rows (name, type, bounds, default, help).
+ * The same names serve as command-line flags (--name) and as keys in the
+ * optional config file.  A config is parsed into a fresh struct and only
+ * installed by the caller when it parsed cleanly.
+ */
+#ifndef CERTFLEET_CONFIG_H
+#define CERTFLEET_CONFIG_H
+
+#include <stdio.h>
+
+struct config {
+	char	*state_dir;
+	char	*socket_path;		/* NULL: <state_dir>/certfleet.sock */
+	char	*socket_group;		/* NULL: the daemon's own group */
+	int	 log_level;
+	int	 syslog;
+	int	 commit_interval_ms;
+	int	 max_clients;
+};
+
+/* Returns a new config holding the defaults; free with config_free. */
+struct config	*config_new(void);
+void		 config_free(struct config *cfg);
+
+/* Sets one setting by name from text; -1 with err when unknown or bad. */
+int		 config_set(struct config *cfg, const char *name,
+		    const char *value, char *err, size_t errlen);
+
+/*
+ * Reads a file of "name = value" lines ('#' or ';' comments) into cfg.
+ * Errors read "path:line: message"; a repeated key is an error.
+ */
+int		 config_load_file(struct config *cfg, const char *path,
+		    char *err, size_t errlen);
+
+/* Whether a setting can change on SIGHUP without a restart. */
+int		 config_reloadable(const char *name);
+
+/* Names of settings that differ between a and b, for reload reports. */
+int		 config_differs(const struct config *a, const struct config *b,
+		    const char *name);
+
+/* Prints one help line per setting. */
+void		 config_usage(FILE *fp);
+
+/* Iteration over setting names (NULL past the end). */
+const char	*config_name_at(size_t i);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * The daemon's one context, handed to every subsystem instead of globals,
+ * and the error value that core functions fill for the edges to report.
+ */
+#ifndef CERTFLEET_DAEMON_H
+#define CERTFLEET_DAEMON_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+struct config;
+struct event_base;
+struct rpc_server;
+struct store;
+
+struct daemon {
+	struct event_base	*base;
+	struct config		*cfg;
+	struct store		*store;
+	struct rpc_server	*rpc;
+	int64_t			 started_at;	/* wall clock, for uptime */
+	int			 stopping;
+};
+
+/* An error for the edge to report: a gRPC status code and one sentence. */
+struct cf_err {
+	int	 code;
+	char	 msg[1024];
+};
+
+static inline int
+cf_err_set(struct cf_err *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static inline int
+cf_err_set(struct cf_err *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+#endif

@@ -1,0 +1,463 @@
+/*
+ * certfleetd: arguments and config, the state lock, signals, and an orderly
+ * start and stop around one libevent loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
+#include "autoconfig.h"
+#include "api.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "rpc.h"
+#include "store.h"
+
+/* How long shutdown lets queued answers reach their clients. */
+#define SHUTDOWN_GRACE_MS	200
+
+struct override {
+	const char	*name;
+	const char	*value;
+};
+
+struct args {
+	const char	*config_path;
+	struct override	*overrides;	/* command-line settings, re-applied on reload */
+	size_t		 noverrides;
+	int		 check_only;
+};
+
+struct runtime {
+	struct daemon	 d;
+	struct args	*args;
+	char		*socket_path;
+	int		 lock_fds[2];
+	struct event	*sig_term, *sig_int, *sig_hup, *grace;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: certfleetd [--config FILE] [--foreground] [--check-config]\n"
+	    "                  [--SETTING VALUE ...]\n"
+	    "\n"
+	    "Issues, renews, imports, tracks and audits TLS certificates.\n"
+	    "Runs in the foreground and logs to stderr; SIGHUP reloads the\n"
+	    "config, SIGTERM stops after committing.\n"
+	    "\n"
+	    "  --config FILE                    read settings from FILE (name = value lines)\n"
+	    "  --foreground                     stay in the foreground (the default)\n"
+	    "  -n, --check-config               check the config and exit\n"
+	    "  --version                        print the version and exit\n"
+	    "  --help                           this text\n"
+	    "\n"
+	    "Settings (also config file keys of the same name):\n");
+	config_usage(fp);
+}
+
+/* Builds getopt options: fixed flags plus one per settings-table row. */
+static struct option *
+build_options(void)
+{
+	static const struct option fixed[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "check-config", no_argument, NULL, 'n' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]), n = 0;
+	struct option *opts;
+
+	while (config_name_at(n) != NULL)
+		n++;
+	if ((opts = calloc(nfixed + n + 1, sizeof(*opts))) == NULL)
+		return NULL;
+	memcpy(opts, fixed, sizeof(fixed));
+	for (size_t i = 0; i < n; i++)
+		opts[nfixed + i] = (struct option){ config_name_at(i),
+		    required_argument, NULL, 0x100 + (int)i };
+	return opts;
+}
+
+static int
+parse_args(int argc, char **argv, struct args *a)
+{
+	struct option *opts = build_options();
+	int ch, idx;
+
+	if (opts == NULL)
+		return -1;
+	if ((a->overrides = calloc(argc, sizeof(*a->overrides))) == NULL) {
+		free(opts);
+		return -1;
+	}
+	while ((ch = getopt_long(argc, argv, "c:fnVh", opts, &idx)) != -1) {
+		switch (ch) {
+		case 'c':
+			a->config_path = optarg;
+			break;
+		case 'f':
+			break;
+		case 'n':
+			a->check_only = 1;
+			break;
+		case 'V':
+			printf("certfleetd %s\n", PACKAGE_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			if (ch >= 0x100) {
+				a->overrides[a->noverrides++] = (struct override){
+				    config_name_at(ch - 0x100), optarg };
+				break;
+			}
+			free(opts);
+			fprintf(stderr, "certfleetd: try --help\n");
+			exit(2);
+		}
+	}
+	free(opts);
+	if (optind < argc) {
+		fprintf(stderr, "certfleetd: unexpected argument '%s'; try --help\n",
+		    argv[optind]);
+		exit(2);
+	}
+	return 0;
+}
+
+/* Defaults, then the file, then the command line: a fresh config or NULL. */
+static struct config *
+load_config(const struct args *a, char *err, size_t errlen)
+{
+	struct config *cfg = config_new();
+
+	if (cfg == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (a->config_path != NULL &&
+	    config_load_file(cfg, a->config_path, err, errlen) == -1)
+		goto fail;
+	for (size_t i = 0; i < a->noverrides; i++) {
+		char why[256];
+
+		if (config_set(cfg, a->overrides[i].name, a->overrides[i].value,
+		    why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "--%s", why);
+			goto fail;
+		}
+	}
+	return cfg;
+fail:
+	config_free(cfg);
+	return NULL;
+}
+
+static int
+ensure_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "state directory %s is unusable: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode) ||
+	    access(dir, R_OK | W_OK | X_OK) == -1) {
+		snprintf(err, errlen, "state directory %s is unusable: %s", dir,
+		    errno ? strerror(errno) : "not a directory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Takes an flock that dies with its holder, so a crash or SIGKILL never
+ * leaves a stale lock behind.  Returns the fd or -1.
+ */
+static int
+take_lock(const char *path, const char *what, char *err, size_t errlen)
+{
+	char buf[32];
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		snprintf(err, errlen, "%s: cannot open lock %s: %s", what, path,
+		    strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = errno == EWOULDBLOCK ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		snprintf(err, errlen, "another certfleetd%s%s%s holds %s",
+		    buf[0] ? " (pid " : "", buf, buf[0] ? ")" : "", what);
+		close(fd);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, n, 0) != n)
+		log_warn("cannot record pid in %s: %s", path, strerror(errno));
+	return fd;
+}
+
+static int
+resolve_group(const struct config *cfg, gid_t *gid, char *err, size_t errlen)
+{
+	struct group *gr;
+
+	if (cfg->socket_group == NULL) {
+		*gid = getegid();
+		return 0;
+	}
+	if ((gr = getgrnam(cfg->socket_group)) == NULL) {
+		snprintf(err, errlen, "socket-group: no group named '%s'",
+		    cfg->socket_group);
+		return -1;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+/* Probes and RPC clients need descriptors: take all the hard limit allows. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("cannot raise the open-file limit: %s",
+			    strerror(errno));
+	}
+}
+
+static void
+durable_barrier(void *ctx, rpc_durable_cb *done, void *arg)
+{
+	struct daemon *d = ctx;
+
+	store_when_durable(d->store, done, arg);
+}
+
+static void
+grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runtime *rt = arg;
+
+	event_base_loopexit(rt->d.base, NULL);
+}
+
+static void
+shutdown_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct runtime *rt = arg;
+	struct timeval tv = { 0, SHUTDOWN_GRACE_MS * 1000 };
+
+	if (rt->d.stopping++) {
+		log_warn("second signal: stopping now");
+		event_base_loopbreak(rt->d.base);
+		return;
+	}
+	log_info("signal %d: stopping (no new clients; committing)", (int)sig);
+	rpc_server_stop_accepting(rt->d.rpc);
+	store_flush(rt->d.store);
+	/* Let answers already queued reach their clients, briefly. */
+	rt->grace = evtimer_new(rt->d.base, grace_cb, rt);
+	if (rt->grace == NULL || evtimer_add(rt->grace, &tv) == -1)
+		event_base_loopexit(rt->d.base, NULL);
+}
+
+static void
+apply_reloadable(struct runtime *rt, struct config *next)
+{
+	struct config *cur = rt->d.cfg;
+
+	for (size_t i = 0; config_name_at(i) != NULL; i++) {
+		const char *name = config_name_at(i);
+
+		if (config_differs(cur, next, name) && !config_reloadable(name))
+			log_warn("reload: '%s' changed; it takes effect at the "
+			    "next restart", name);
+	}
+	log_configure(next->log_level, next->syslog);
+	store_set_commit_interval(rt->d.store, next->commit_interval_ms);
+	rpc_server_set_max_clients(rt->d.rpc, next->max_clients);
+	/* Settings only read at start keep their running values. */
+	char *keep[] = { next->state_dir, next->socket_path, next->socket_group };
+	next->state_dir = cur->state_dir;
+	next->socket_path = cur->socket_path;
+	next->socket_group = cur->socket_group;
+	cur->state_dir = keep[0];
+	cur->socket_path = keep[1];
+	cur->socket_group = keep[2];
+	config_free(cur);
+	rt->d.cfg = next;
+}
+
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct runtime *rt = arg;
+	struct config *next;
+	char err[512];
+
+	if ((next = load_config(rt->args, err, sizeof(err))) == NULL) {
+		log_error("reload failed, keeping the running config: %s", err);
+		return;
+	}
+	apply_reloadable(rt, next);
+	log_info("config reloaded");
+}
+
+static int
+start(struct runtime *rt, char *err, size_t errlen)
+{
+	struct config *cfg = rt->d.cfg;
+	struct rpc_server_conf rc = { 0 };
+	char path[PATH_MAX];
+	gid_t gid;
+
+	if (ensure_dir(cfg->state_dir, err, errlen) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/certfleetd.lock", cfg->state_dir);
+	if ((rt->lock_fds[0] = take_lock(path, cfg->state_dir, err, errlen)) == -1)
+		return -1;
+	if (cfg->socket_path != NULL)
+		rt->socket_path = strdup(cfg->socket_path);
+	else if (asprintf(&rt->socket_path, "%s/certfleet.sock",
+	    cfg->state_dir) == -1)
+		rt->socket_path = NULL;
+	if (rt->socket_path == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* A second lock beside the socket stops two state dirs sharing one. */
+	snprintf(path, sizeof(path), "%s.lock", rt->socket_path);
+	if ((rt->lock_fds[1] = take_lock(path, rt->socket_path, err,
+	    errlen)) == -1)
+		return -1;
+	if (resolve_group(cfg, &gid, err, errlen) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/certfleet.db", cfg->state_dir);
+	if ((rt->d.store = store_open(rt->d.base, path, cfg->commit_interval_ms,
+	    err, errlen)) == NULL)
+		return -1;
+	rc.path = rt->socket_path;
+	rc.group = gid;
+	rc.max_clients = cfg->max_clients;
+	rc.methods = api_methods;
+	rc.ctx = &rt->d;
+	rc.barrier = durable_barrier;
+	if ((rt->d.rpc = rpc_server_new(rt->d.base, &rc, err, errlen)) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+add_signals(struct runtime *rt)
+{
+	struct event_base *b = rt->d.base;
+
+	rt->sig_term = evsignal_new(b, SIGTERM, shutdown_cb, rt);
+	rt->sig_int = evsignal_new(b, SIGINT, shutdown_cb, rt);
+	rt->sig_hup = evsignal_new(b, SIGHUP, reload_cb, rt);
+	if (rt->sig_term == NULL || rt->sig_int == NULL || rt->sig_hup == NULL)
+		return -1;
+	if (evsignal_add(rt->sig_term, NULL) == -1 ||
+	    evsignal_add(rt->sig_int, NULL) == -1 ||
+	    evsignal_add(rt->sig_hup, NULL) == -1)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void
+teardown(struct runtime *rt)
+{
+	rpc_server_free(rt->d.rpc);
+	store_close(rt->d.store);
+	if (rt->sig_term) event_free(rt->sig_term);
+	if (rt->sig_int) event_free(rt->sig_int);
+	if (rt->sig_hup) event_free(rt->sig_hup);
+	if (rt->grace) event_free(rt->grace);
+	if (rt->d.base) event_base_free(rt->d.base);
+	for (int i = 0; i < 2; i++)
+		if (rt->lock_fds[i] >= 0)
+			close(rt->lock_fds[i]);
+	free(rt->socket_path);
+	config_free(rt->d.cfg);
+	free(rt->args->overrides);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args args = { 0 };
+	struct runtime rt = { .args = &args, .lock_fds = { -1, -1 } };
+	char err[1024];
+	int rc = 1;
+
+	log_init("certfleetd");
+	if (parse_args(argc, argv, &args) == -1) {
+		fprintf(stderr, "certfleetd: out of memory\n");
+		return 1;
+	}
+	if ((rt.d.cfg = load_config(&args, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "certfleetd: %s\n", err);
+		free(args.overrides);
+		return args.check_only ? 1 : 2;
+	}
+	if (args.check_only) {
+		printf("certfleetd: config OK\n");
+		config_free(rt.d.cfg);
+		free(args.overrides);
+		return 0;
+	}
+	log_configure(rt.d.cfg->log_level, rt.d.cfg->syslog);
+	raise_fd_limit();
+	rt.d.started_at = (int64_t)time(NULL);
+	if ((rt.d.base = event_base_new()) == NULL || add_signals(&rt) == -1) {
+		log_error("cannot set up the event loop");
+		goto out;
+	}
+	if (start(&rt, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		goto out;
+	}
+	log_info("certfleetd %s ready: socket %s, state %s (schema %u)",
+	    PACKAGE_VERSION, rt.socket_path, rt.d.cfg->state_dir,
+	    store_schema_version(rt.d.store));
+	if (event_base_dispatch(rt.d.base) == -1) {
+		log_error("event loop failed");
+		goto out;
+	}
+	rc = 0;
+	log_info("stopped");
+out:
+	teardown(&rt);
+	return rc;
+}

@@ -1,0 +1,726 @@
+/*
+ * SQLite behind one connection.  All SQL text of the daemon lives in this
+ * file, as statements prepared once at open and bound per call.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+#include "x509.h"
+
+enum stmt_id {
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_SAVEPOINT,
+	STMT_RELEASE,
+	STMT_ROLLBACK_TO,
+	STMT_ITEM_INSERT,
+	STMT_ITEM_GET,
+	STMT_ITEM_FIND_PEM,
+	STMT_ITEM_DELETE,
+	STMT_ITEM_SET_ACTIVE,
+	STMT_ITEMS_AFTER,
+	STMT_COUNTS,
+	STMT_EVENT_ADD,
+	STMT_EVENTS_ALL,
+	STMT_EVENTS_ITEM,
+	STMT_COUNT
+};
+
+#define ITEM_COLUMNS \
+	"id, source, active, check_error, pem, common_name, issued_by, " \
+	"issuer, subject, organization, organizational_unit, location, " \
+	"serial_number, signature_algorithm, public_key, fingerprint_sha256, " \
+	"valid_from, valid_until, subject_alt_names, created_at, " \
+	"last_checked_at, next_check_at"
+
+static const char *const stmt_sql[STMT_COUNT] = {
+	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_COMMIT] = "COMMIT",
+	[STMT_ROLLBACK] = "ROLLBACK",
+	[STMT_SAVEPOINT] = "SAVEPOINT w",
+	[STMT_RELEASE] = "RELEASE w",
+	[STMT_ROLLBACK_TO] = "ROLLBACK TO w",
+	[STMT_ITEM_INSERT] =
+	    "INSERT INTO tracked (source, active, check_error, pem, "
+	    "common_name, issued_by, issuer, subject, organization, "
+	    "organizational_unit, location, serial_number, "
+	    "signature_algorithm, public_key, fingerprint_sha256, valid_from, "
+	    "valid_until, subject_alt_names, created_at, last_checked_at, "
+	    "next_check_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?)",
+	[STMT_ITEM_GET] = "SELECT " ITEM_COLUMNS " FROM tracked WHERE id = ?",
+	[STMT_ITEM_FIND_PEM] = "SELECT id FROM tracked WHERE source = 'pem' "
+	    "AND fingerprint_sha256 = ?",
+	[STMT_ITEM_DELETE] = "DELETE FROM tracked WHERE id = ?",
+	[STMT_ITEM_SET_ACTIVE] = "UPDATE tracked SET active = ?, "
+	    "next_check_at = ? WHERE id = ?",
+	[STMT_ITEMS_AFTER] = "SELECT " ITEM_COLUMNS " FROM tracked "
+	    "WHERE id > ? ORDER BY id LIMIT ?",
+	[STMT_COUNTS] = "SELECT count(*), coalesce(sum(active), 0), "
+	    "coalesce(sum(source = 'pem'), 0), coalesce(sum(source = 'host'), 0), "
+	    "(SELECT count(*) FROM events) FROM tracked",
+	[STMT_EVENT_ADD] = "INSERT INTO events (at, item_id, kind, message) "
+	    "VALUES (?, ?, ?, ?)",
+	[STMT_EVENTS_ALL] = "SELECT id, at, item_id, kind, message FROM events "
+	    "ORDER BY id DESC LIMIT ?",
+	[STMT_EVENTS_ITEM] = "SELECT id, at, item_id, kind, message FROM events "
+	    "WHERE item_id = ? ORDER BY id DESC LIMIT ?",
+};
+
+struct waiter {
+	store_durable_cb	*cb;
+	void			*arg;
+	STAILQ_ENTRY(waiter)	 entry;
+};
+STAILQ_HEAD(waiters, waiter);
+
+struct store {
+	sqlite3			*db;
+	sqlite3_stmt		*stmt[STMT_COUNT];
+	struct event		*commit_ev;	/* NULL: commit at write end */
+	int			 commit_interval_ms;
+	int			 txn_open;
+	int			 depth;		/* open write brackets */
+	unsigned		 version;
+	struct waiters		 waiters;
+};
+
+static void store_commit_cb(evutil_socket_t fd, short what, void *arg);
+
+static void
+db_error(struct store *st, const char *what, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "database: %s: %s", what, sqlite3_errmsg(st->db));
+}
+
+static sqlite3_stmt *
+stmt_get(struct store *st, enum stmt_id id)
+{
+	sqlite3_stmt *s = st->stmt[id];
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+/* Runs a statement that returns no rows. */
+static int
+stmt_run(struct store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static void
+bind_time(sqlite3_stmt *s, int i, int64_t t)
+{
+	if (t == 0)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_int64(s, i, t);
+}
+
+static int
+exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "database: %s", msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+unsigned
+store_schema_latest(void)
+{
+	return store_migrations[store_nmigrations - 1].version;
+}
+
+static int
+read_user_version(struct store *st, unsigned *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = (unsigned)sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Applies each migration newer than the file's version in its own transaction. */
+static int
+store_migrate(struct store *st, char *err, size_t errlen)
+{
+	unsigned have;
+	char sql[64];
+
+	if (read_user_version(st, &have) == -1) {
+		db_error(st, "reading schema version", err, errlen);
+		return -1;
+	}
+	if (have > store_schema_latest()) {
+		snprintf(err, errlen, "database schema version %u is newer than "
+		    "this certfleetd supports (%u): upgrade certfleetd", have,
+		    store_schema_latest());
+		return -1;
+	}
+	for (unsigned i = 0; i < store_nmigrations; i++) {
+		const struct store_migration *m = &store_migrations[i];
+
+		if (m->version <= have)
+			continue;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %u", m->version);
+		if (exec_sql(st, "BEGIN IMMEDIATE", err, errlen) == -1)
+			return -1;
+		if (exec_sql(st, m->sql, err, errlen) == -1 ||
+		    exec_sql(st, sql, err, errlen) == -1 ||
+		    exec_sql(st, "COMMIT", err, errlen) == -1) {
+			char ignored[64];
+			size_t n = strlen(err);
+
+			snprintf(err + n, errlen - n, " (in %s)", m->name);
+			exec_sql(st, "ROLLBACK", ignored, sizeof(ignored));
+			return -1;
+		}
+		log_info("database migrated to schema version %u (%s)",
+		    m->version, m->name);
+		have = m->version;
+	}
+	st->version = have;
+	return 0;
+}
+
+static int
+store_prepare_all(struct store *st, char *err, size_t errlen)
+{
+	for (int i = 0; i < STMT_COUNT; i++) {
+		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK) {
+			db_error(st, "preparing statements", err, errlen);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct store *
+store_open(struct event_base *base, const char *path, int commit_interval_ms,
+    char *err, size_t errlen)
+{
+	struct store *st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	STAILQ_INIT(&st->waiters);
+	st->commit_interval_ms = commit_interval_ms;
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: %s", path,
+		    st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	/* FULL: in WAL mode NORMAL can lose acknowledged commits on power loss. */
+	if (exec_sql(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+	    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 0", err, errlen) == -1)
+		goto fail;
+	if (store_migrate(st, err, errlen) == -1 ||
+	    store_prepare_all(st, err, errlen) == -1)
+		goto fail;
+	if (base != NULL &&
+	    (st->commit_ev = evtimer_new(base, store_commit_cb, st)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->txn_open)
+		store_flush(st);
+	if (st->commit_ev != NULL)
+		event_free(st->commit_ev);
+	for (int i = 0; i < STMT_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+unsigned
+store_schema_version(const struct store *st)
+{
+	return st->version;
+}
+
+void
+store_set_commit_interval(struct store *st, int ms)
+{
+	st->commit_interval_ms = ms;
+}
+
+/* --- group commit -------------------------------------------------------- */
+
+static void
+store_run_waiters(struct store *st, int ok)
+{
+	struct waiters ready = STAILQ_HEAD_INITIALIZER(ready);
+	struct waiter *w;
+
+	/* Callbacks may write again and queue new waiters: run a detached list. */
+	STAILQ_CONCAT(&ready, &st->waiters);
+	while ((w = STAILQ_FIRST(&ready)) != NULL) {
+		STAILQ_REMOVE_HEAD(&ready, entry);
+		w->cb(ok, w->arg);
+		free(w);
+	}
+}
+
+int
+store_flush(struct store *st)
+{
+	int ok = 1;
+
+	if (!st->txn_open) {
+		store_run_waiters(st, 1);
+		return 0;
+	}
+	if (st->commit_ev != NULL)
+		evtimer_del(st->commit_ev);
+	if (stmt_run(st, stmt_get(st, STMT_COMMIT)) == -1) {
+		log_error("database commit failed: %s; the batch is rolled back",
+		    sqlite3_errmsg(st->db));
+		stmt_run(st, stmt_get(st, STMT_ROLLBACK));
+		ok = 0;
+	}
+	st->txn_open = 0;
+	store_run_waiters(st, ok);
+	return ok ? 0 : -1;
+}
+
+static void
+store_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *st = arg;
+
+	if (st->depth == 0)
+		store_flush(st);
+}
+
+int
+store_write_begin(struct store *st, char *err, size_t errlen)
+{
+	if (!st->txn_open) {
+		if (stmt_run(st, stmt_get(st, STMT_BEGIN)) == -1) {
+			db_error(st, "begin", err, errlen);
+			return -1;
+		}
+		st->txn_open = 1;
+		if (st->commit_ev != NULL) {
+			struct timeval tv = { 0, st->commit_interval_ms * 1000 };
+			evtimer_add(st->commit_ev, &tv);
+		}
+	}
+	if (stmt_run(st, stmt_get(st, STMT_SAVEPOINT)) == -1) {
+		db_error(st, "savepoint", err, errlen);
+		return -1;
+	}
+	st->depth++;
+	return 0;
+}
+
+void
+store_write_end(struct store *st, int ok)
+{
+	if (!ok)
+		stmt_run(st, stmt_get(st, STMT_ROLLBACK_TO));
+	stmt_run(st, stmt_get(st, STMT_RELEASE));
+	st->depth--;
+	if (st->commit_ev == NULL && st->depth == 0)
+		store_flush(st);
+}
+
+void
+store_when_durable(struct store *st, store_durable_cb *cb, void *arg)
+{
+	struct waiter *w;
+
+	if (!st->txn_open) {
+		cb(1, arg);
+		return;
+	}
+	if ((w = malloc(sizeof(*w))) == NULL) {
+		/* Cannot queue: make it durable now rather than answer early. */
+		cb(store_flush(st) == 0, arg);
+		return;
+	}
+	w->cb = cb;
+	w->arg = arg;
+	STAILQ_INSERT_TAIL(&st->waiters, w, entry);
+}
+
+/* --- items --------------------------------------------------------------- */
+
+void
+store_item_free(struct store_item *item)
+{
+	if (item == NULL)
+		return;
+	free(item->check_error);
+	x509_facts_free(item->facts);
+	free(item);
+}
+
+static char *
+sans_to_json(const struct x509_facts *f)
+{
+	json_t *arr = json_array();
+	char *s;
+
+	for (size_t i = 0; arr != NULL && i < f->nsans; i++)
+		json_array_append_new(arr, json_string(f->sans[i]));
+	s = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+	json_decref(arr);
+	return s;
+}
+
+static int
+sans_from_json(const char *text, struct x509_facts *f)
+{
+	json_t *arr = json_loads(text ? text : "[]", 0, NULL);
+	size_t n;
+
+	if (arr == NULL || !json_is_array(arr)) {
+		json_decref(arr);
+		return -1;
+	}
+	n = json_array_size(arr);
+	if (n > 0 && (f->sans = calloc(n, sizeof(char *))) == NULL) {
+		json_decref(arr);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *s = json_string_value(json_array_get(arr, i));
+		if ((f->sans[i] = strdup(s ? s : "")) == NULL)
+			break;
+		f->nsans++;
+	}
+	json_decref(arr);
+	return f->nsans == n ? 0 : -1;
+}
+
+int
+store_item_insert(struct store *st, struct store_item *item, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEM_INSERT);
+	const struct x509_facts *f = item->facts;
+	char *sans = NULL;
+	int rc;
+
+	bind_text(s, 1, item->source);
+	sqlite3_bind_int(s, 2, item->active);
+	bind_text(s, 3, item->check_error);
+	if (f != NULL) {
+		if ((sans = sans_to_json(f)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		bind_text(s, 4, f->pem);
+		bind_text(s, 5, f->common_name);
+		bind_text(s, 6, f->issued_by);
+		bind_text(s, 7, f->issuer);
+		bind_text(s, 8, f->subject);
+		bind_text(s, 9, f->organization);
+		bind_text(s, 10, f->organizational_unit);
+		bind_text(s, 11, f->location);
+		bind_text(s, 12, f->serial_number);
+		bind_text(s, 13, f->signature_algorithm);
+		bind_text(s, 14, f->public_key);
+		bind_text(s, 15, f->fingerprint_sha256);
+		sqlite3_bind_int64(s, 16, f->valid_from);
+		sqlite3_bind_int64(s, 17, f->valid_until);
+		sqlite3_bind_text(s, 18, sans, -1, SQLITE_TRANSIENT);
+	} else
+		sqlite3_bind_text(s, 18, "[]", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 19, item->created_at);
+	bind_time(s, 20, item->last_checked_at);
+	bind_time(s, 21, item->next_check_at);
+	rc = sqlite3_step(s);
+	free(sans);
+	if (rc != SQLITE_DONE) {
+		db_error(st, "adding item", err, errlen);
+		sqlite3_reset(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	item->id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+static char *
+col_strdup(sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	return t ? strdup((const char *)t) : NULL;
+}
+
+/* Builds an item from the current row of a statement selecting ITEM_COLUMNS. */
+static struct store_item *
+item_from_row(sqlite3_stmt *s)
+{
+	struct store_item *item = calloc(1, sizeof(*item));
+	struct x509_facts *f;
+
+	if (item == NULL)
+		return NULL;
+	item->id = sqlite3_column_int64(s, 0);
+	snprintf(item->source, sizeof(item->source), "%s",
+	    (const char *)sqlite3_column_text(s, 1));
+	item->active = sqlite3_column_int(s, 2);
+	item->check_error = col_strdup(s, 3);
+	item->created_at = sqlite3_column_int64(s, 19);
+	item->last_checked_at = sqlite3_column_int64(s, 20);
+	item->next_check_at = sqlite3_column_int64(s, 21);
+	if (sqlite3_column_type(s, 15) == SQLITE_NULL)
+		return item;	/* never checked successfully */
+	if ((f = item->facts = calloc(1, sizeof(*f))) == NULL)
+		goto fail;
+	f->pem = col_strdup(s, 4);
+	f->common_name = col_strdup(s, 5);
+	f->issued_by = col_strdup(s, 6);
+	f->issuer = col_strdup(s, 7);
+	f->subject = col_strdup(s, 8);
+	f->organization = col_strdup(s, 9);
+	f->organizational_unit = col_strdup(s, 10);
+	f->location = col_strdup(s, 11);
+	f->serial_number = col_strdup(s, 12);
+	f->signature_algorithm = col_strdup(s, 13);
+	f->public_key = col_strdup(s, 14);
+	f->fingerprint_sha256 = col_strdup(s, 15);
+	f->valid_from = sqlite3_column_int64(s, 16);
+	f->valid_until = sqlite3_column_int64(s, 17);
+	if (sans_from_json((const char *)sqlite3_column_text(s, 18), f) == -1)
+		goto fail;
+	return item;
+fail:
+	store_item_free(item);
+	return NULL;
+}
+
+int
+store_item_get(struct store *st, int64_t id, struct store_item **out,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEM_GET);
+	int rc;
+
+	*out = NULL;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return 1;
+	}
+	if (rc != SQLITE_ROW) {
+		db_error(st, "reading item", err, errlen);
+		sqlite3_reset(s);
+		return -1;
+	}
+	*out = item_from_row(s);
+	sqlite3_reset(s);
+	if (*out == NULL) {
+		snprintf(err, errlen, "out of memory reading item %lld",
+		    (long long)id);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_item_find_pem(struct store *st, const char *fingerprint, int64_t *id)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEM_FIND_PEM);
+	int rc;
+
+	bind_text(s, 1, fingerprint);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+/* Runs a bound UPDATE/DELETE; 1 when it touched no row. */
+static int
+run_changes(struct store *st, sqlite3_stmt *s, const char *what, char *err,
+    size_t errlen)
+{
+	if (stmt_run(st, s) == -1) {
+		db_error(st, what, err, errlen);
+		return -1;
+	}
+	return sqlite3_changes(st->db) == 0 ? 1 : 0;
+}
+
+int
+store_item_delete(struct store *st, int64_t id, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEM_DELETE);
+
+	sqlite3_bind_int64(s, 1, id);
+	return run_changes(st, s, "deleting item", err, errlen);
+}
+
+int
+store_item_set_active(struct store *st, int64_t id, int active,
+    int64_t next_check_at, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEM_SET_ACTIVE);
+
+	sqlite3_bind_int(s, 1, active);
+	bind_time(s, 2, next_check_at);
+	sqlite3_bind_int64(s, 3, id);
+	return run_changes(st, s, "updating item", err, errlen);
+}
+
+int
+store_items_each(struct store *st, int64_t after_id, int64_t limit,
+    store_item_fn *fn, void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEMS_AFTER);
+	int rc, stop = 0;
+
+	sqlite3_bind_int64(s, 1, after_id);
+	sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_item *item = item_from_row(s);
+
+		if (item == NULL) {
+			snprintf(err, errlen, "out of memory listing items");
+			sqlite3_reset(s);
+			return -1;
+		}
+		stop = fn(item, arg);
+		store_item_free(item);
+	}
+	if (!stop && rc != SQLITE_DONE) {
+		db_error(st, "listing items", err, errlen);
+		sqlite3_reset(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+int
+store_counts(struct store *st, struct store_counts *out)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_COUNTS);
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW) {
+		out->tracked = sqlite3_column_int64(s, 0);
+		out->active = sqlite3_column_int64(s, 1);
+		out->pem = sqlite3_column_int64(s, 2);
+		out->host = sqlite3_column_int64(s, 3);
+		out->events = sqlite3_column_int64(s, 4);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* --- events -------------------------------------------------------------- */
+
+int
+store_event_add(struct store *st, int64_t at, int64_t item_id,
+    const char *kind, const char *message, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_EVENT_ADD);
+
+	sqlite3_bind_int64(s, 1, at);
+	if (item_id > 0)
+		sqlite3_bind_int64(s, 2, item_id);
+	else
+		sqlite3_bind_null(s, 2);
+	bind_text(s, 3, kind);
+	bind_text(s, 4, message);
+	if (stmt_run(st, s) == -1) {
+		db_error(st, "adding event", err, errlen);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_events_each(struct store *st, int64_t item_id, int64_t limit,
+    store_event_fn *fn, void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int rc, stop = 0;
+
+	if (item_id > 0) {
+		s = stmt_get(st, STMT_EVENTS_ITEM);
+		sqlite3_bind_int64(s, 1, item_id);
+		sqlite3_bind_int64(s, 2, limit);
+	} else {
+		s = stmt_get(st, STMT_EVENTS_ALL);
+		sqlite3_bind_int64(s, 1, limit);
+	}
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_event ev = {
+			.id = sqlite3_column_int64(s, 0),
+			.at = sqlite3_column_int64(s, 1),
+			.item_id = sqlite3_column_int64(s, 2),
+			.kind = (const char *)sqlite3_column_text(s, 3),
+			.message = (const char *)sqlite3_column_text(s, 4),
+		};
+		stop = fn(&ev, arg);
+	}
+	if (!stop && rc != SQLITE_DONE) {
+		db_error(st, "listing events", err, errlen);
+		sqlite3_reset(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	return 0;
+}

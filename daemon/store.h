@@ -1,0 +1,105 @@
+/*
+ * The SQLite store: opened once, migrated from the embedded schema/ files,
+ * every query a prepared statement with bound parameters.  Writes gather in
+ * one transaction that commits every few milliseconds; callers that must
+ * answer only after durability wait with store_when_durable().
+ */
+#ifndef CERTFLEET_STORE_H
+#define CERTFLEET_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct store;
+struct x509_facts;
+
+struct store_migration {
+	unsigned	 version;
+	const char	*name;
+	const char	*sql;
+};
+extern const struct store_migration store_migrations[];
+extern const unsigned store_nmigrations;
+
+/* A tracked item as stored.  Times are 0 when unset. */
+struct store_item {
+	int64_t			 id;
+	char			 source[8];	/* "pem" or "host" */
+	int			 active;
+	char			*check_error;
+	struct x509_facts	*facts;		/* NULL before a first check */
+	int64_t			 created_at;
+	int64_t			 last_checked_at;
+	int64_t			 next_check_at;
+};
+
+void	 store_item_free(struct store_item *item);
+
+struct store_event {
+	int64_t		 id;
+	int64_t		 at;
+	int64_t		 item_id;	/* 0 when not about an item */
+	const char	*kind;
+	const char	*message;
+};
+
+struct store_counts {
+	int64_t	 tracked, active, pem, host, events;
+};
+
+/*
+ * Opens (creating if needed) and migrates the database at path.  base may be
+ * NULL for tools and tests that never group writes: each write then commits
+ * at store_write_end().  Returns NULL with err when the file is unusable or
+ * its schema is newer than this build.
+ */
+struct store	*store_open(struct event_base *base, const char *path,
+		    int commit_interval_ms, char *err, size_t errlen);
+/* Commits anything pending, then closes.  NULL is a no-op. */
+void		 store_close(struct store *st);
+unsigned	 store_schema_version(const struct store *st);
+unsigned	 store_schema_latest(void);
+void		 store_set_commit_interval(struct store *st, int ms);
+
+/*
+ * Brackets one logical write.  Between begin and end the caller runs any
+ * number of store_* mutations; end(ok=0) undoes just them.
+ */
+int		 store_write_begin(struct store *st, char *err, size_t errlen);
+void		 store_write_end(struct store *st, int ok);
+
+/* Calls cb(ok, arg) once everything written so far has committed (or failed). */
+typedef void	 store_durable_cb(int ok, void *arg);
+void		 store_when_durable(struct store *st, store_durable_cb *cb, void *arg);
+/* Commits now; returns 0 or -1. */
+int		 store_flush(struct store *st);
+
+/* Items.  Functions return 0, 1 for "no such item" where noted, -1 on error. */
+int	 store_item_insert(struct store *st, struct store_item *item,
+	    char *err, size_t errlen);		/* sets item->id */
+int	 store_item_get(struct store *st, int64_t id, struct store_item **out,
+	    char *err, size_t errlen);		/* 1: not found */
+int	 store_item_find_pem(struct store *st, const char *fingerprint,
+	    int64_t *id);			/* 1: not found */
+int	 store_item_delete(struct store *st, int64_t id,
+	    char *err, size_t errlen);		/* 1: not found */
+int	 store_item_set_active(struct store *st, int64_t id, int active,
+	    int64_t next_check_at, char *err, size_t errlen); /* 1: not found */
+
+typedef int store_item_fn(const struct store_item *item, void *arg);
+/* Calls fn for each item in id order after after_id, at most limit (0: all). */
+int	 store_items_each(struct store *st, int64_t after_id, int64_t limit,
+	    store_item_fn *fn, void *arg, char *err, size_t errlen);
+
+int	 store_counts(struct store *st, struct store_counts *out);
+
+/* Events. */
+int	 store_event_add(struct store *st, int64_t at, int64_t item_id,
+	    const char *kind, const char *message, char *err, size_t errlen);
+typedef int store_event_fn(const struct store_event *ev, void *arg);
+/* Newest first; item_id 0 means all items; limit > 0. */
+int	 store_events_each(struct store *st, int64_t item_id, int64_t limit,
+	    store_event_fn *fn, void *arg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * RPC method names, shared by daemon and client.  schema/rpc.md describes
+ * each one's parameters and result; tests/integration/methods.sh checks that
+ * the daemon, this file and that description agree.
+ */
+#ifndef CERTFLEET_METHODS_H
+#define CERTFLEET_METHODS_H
+
+#define M_DAEMON_STATUS		"Daemon.Status"
+#define M_DAEMON_METHODS	"Daemon.Methods"
+#define M_TRACK_ADD		"Track.Add"
+#define M_TRACK_LIST		"Track.List"
+#define M_TRACK_SHOW		"Track.Show"
+#define M_TRACK_DELETE		"Track.Delete"
+#define M_TRACK_ACTIVATE	"Track.Activate"
+#define M_TRACK_DEACTIVATE	"Track.Deactivate"
+#define M_EVENTS_LIST		"Events.List"
+
+/* Default control socket, used by both sides when nothing else is given. */
+#ifndef CF_DEFAULT_SOCKET
+#define CF_DEFAULT_SOCKET	"/run/certfleet/certfleet.sock"
+#endif
+
+#endif

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Replays every saved fuzz input through its target (sanitizers catch faults).
+set -eu
+b=${CF_BUILDDIR:-.}
+s=${CF_SRCDIR:-.}
+for t in frame pem; do
+	set -- "$s"/tests/fuzz/corpus/$t/*
+	[ -e "$1" ] || { echo "no corpus for $t"; exit 1; }
+	"$b/tests/fuzz/replay_$t" "$@"
+done
