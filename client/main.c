@@ -53,6 +53,29 @@ usage_cmd(const struct cli_cmd *c, FILE *fp)
 	    c->method);
 }
 
+/* "certfleet track" alone: list that group's commands. */
+static int
+usage_group(const char *word)
+{
+	size_t n = strlen(word);
+	int found = 0;
+
+	for (size_t t = 0; cmd_tables[t] != NULL; t++)
+		for (const struct cli_cmd *c = cmd_tables[t]; c->words; c++) {
+			if (strncmp(c->words, word, n) != 0 || c->words[n] != ' ')
+				continue;
+			if (!found++)
+				fprintf(stderr, "certfleet: '%s' needs a command:\n",
+				    word);
+			fprintf(stderr, "  certfleet %-20s %s\n", c->words,
+			    c->summary);
+		}
+	if (!found)
+		cli_fail(EXIT_USAGE, "unknown command '%s'; try certfleet --help",
+		    word);
+	return EXIT_USAGE;
+}
+
 int
 cli_fail(int code, const char *fmt, ...)
 {
@@ -194,8 +217,7 @@ main(int argc, char **argv)
 		return help ? EXIT_OK : EXIT_USAGE;
 	}
 	if ((cli.cmd = find_cmd(nrest, rest, &used)) == NULL) {
-		rc = cli_fail(EXIT_USAGE, "unknown command '%s'; try certfleet --help",
-		    rest[0]);
+		rc = usage_group(rest[0]);
 		free(rest);
 		return rc;
 	}

@@ -24,7 +24,7 @@ trap cleanup EXIT
 
 # start_daemon [extra flags...]: starts certfleetd and waits for its socket.
 start_daemon() {
-	"$CERTFLEETD" --state-dir "$STATE" --socket "$CERTFLEET_SOCKET" \
+	${CF_DAEMON_WRAPPER:-} "$CERTFLEETD" --state-dir "$STATE" --socket "$CERTFLEET_SOCKET" \
 	    --log-level debug "$@" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	i=0
