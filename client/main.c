@@ -53,27 +53,26 @@ usage_cmd(const struct cli_cmd *c, FILE *fp)
 	    c->method);
 }
 
-/* "certfleet track" alone: list that group's commands. */
+/* "certfleet track" alone: one line naming that group's commands. */
 static int
 usage_group(const char *word)
 {
 	size_t n = strlen(word);
-	int found = 0;
+	char list[512] = "";
 
 	for (size_t t = 0; cmd_tables[t] != NULL; t++)
 		for (const struct cli_cmd *c = cmd_tables[t]; c->words; c++) {
 			if (strncmp(c->words, word, n) != 0 || c->words[n] != ' ')
 				continue;
-			if (!found++)
-				fprintf(stderr, "certfleet: '%s' needs a command:\n",
-				    word);
-			fprintf(stderr, "  certfleet %-20s %s\n", c->words,
-			    c->summary);
+			if (list[0] != '\0')
+				strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+			strncat(list, c->words + n + 1, sizeof(list) - strlen(list) - 1);
 		}
-	if (!found)
-		cli_fail(EXIT_USAGE, "unknown command '%s'; try certfleet --help",
-		    word);
-	return EXIT_USAGE;
+	if (list[0] == '\0')
+		return cli_fail(EXIT_USAGE, "unknown command '%s'; try certfleet "
+		    "--help", word);
+	return cli_fail(EXIT_USAGE, "'%s' needs a command: %s (certfleet %s "
+	    "COMMAND --help)", word, list, word);
 }
 
 int

@@ -12,6 +12,7 @@
 
 #include <ini.h>
 
+#include "certfleet/methods.h"
 #include "config.h"
 #include "log.h"
 
@@ -36,8 +37,8 @@ struct setting {
 static const struct setting settings[] = {
 	{ "state-dir", SET_STR, OFF(state_dir), 0, 0, CF_DEFAULT_STATE_DIR, 0,
 	  "directory for the database and lock" },
-	{ "socket", SET_STR, OFF(socket_path), 0, 0, NULL, 0,
-	  "control socket path (default: <state-dir>/certfleet.sock)" },
+	{ "socket", SET_STR, OFF(socket_path), 0, 0, CF_DEFAULT_SOCKET, 0,
+	  "control socket path (the client's default too)" },
 	{ "socket-group", SET_STR, OFF(socket_group), 0, 0, NULL, 0,
 	  "group whose members are operators (default: the daemon's group)" },
 	{ "log-level", SET_LOGLEVEL, OFF(log_level), 0, 0, "info", 1,

@@ -11,7 +11,7 @@
 
 struct config {
 	char	*state_dir;
-	char	*socket_path;		/* NULL: <state_dir>/certfleet.sock */
+	char	*socket_path;
 	char	*socket_group;		/* NULL: the daemon's own group */
 	int	 log_level;
 	int	 syslog;

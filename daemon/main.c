@@ -192,6 +192,25 @@ ensure_dir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+/* Creates the socket's directory (e.g. under /run) when it is missing. */
+static int
+ensure_socket_dir(const char *socket_path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", socket_path);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "socket directory %.900s is unusable: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Takes an flock that dies with its holder, so a crash or SIGKILL never
  * leaves a stale lock behind.  Returns the fd or -1.
@@ -346,15 +365,12 @@ start(struct runtime *rt, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/certfleetd.lock", cfg->state_dir);
 	if ((rt->lock_fds[0] = take_lock(path, cfg->state_dir, err, errlen)) == -1)
 		return -1;
-	if (cfg->socket_path != NULL)
-		rt->socket_path = strdup(cfg->socket_path);
-	else if (asprintf(&rt->socket_path, "%s/certfleet.sock",
-	    cfg->state_dir) == -1)
-		rt->socket_path = NULL;
-	if (rt->socket_path == NULL) {
+	if ((rt->socket_path = strdup(cfg->socket_path)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (ensure_socket_dir(rt->socket_path, err, errlen) == -1)
+		return -1;
 	/* A second lock beside the socket stops two state dirs sharing one. */
 	snprintf(path, sizeof(path), "%s.lock", rt->socket_path);
 	if ((rt->lock_fds[1] = take_lock(path, rt->socket_path, err,

@@ -48,7 +48,7 @@ test_defaults(void **state)
 	struct config *cfg = config_new();
 
 	assert_non_null(cfg->state_dir);
-	assert_null(cfg->socket_path);
+	assert_non_null(cfg->socket_path);
 	assert_int_equal(cfg->log_level, LOG_LVL_INFO);
 	assert_int_equal(cfg->commit_interval_ms, 5);
 	assert_int_equal(cfg->syslog, 0);
