@@ -37,7 +37,7 @@ static const char dashes[] = "-----";
 struct pem_scan {
 	size_t		 ncerts;
 	size_t		 nother;
-	char		 other[PEM_LABEL_MAX + 1];	/* first foreign label */
+	char		 other[PEM_LABEL_MAX + 1]; /* first foreign label */
 	const char	*body;		/* first CERTIFICATE block's body */
 	size_t		 bodylen;
 };
@@ -273,7 +273,8 @@ scan_pem(const char *text, size_t len, struct pem_scan *scan, char *err,
 			return -1;
 		}
 		if (!inside) {
-			refuse(err, errlen, "PEM END line without a BEGIN line");
+			refuse(err, errlen,
+			    "PEM END line without a BEGIN line");
 			return -1;
 		}
 		if (strcmp(label, found) != 0) {
@@ -395,8 +396,8 @@ x509_facts_from_pem(const char *text, size_t len, char *err, size_t errlen)
 	if (text == NULL)
 		len = 0;
 	if ((bad = first_binary_byte((const unsigned char *)text, len)) < len) {
-		refuse(err, errlen, "input is not text (binary data at byte %zu)",
-		    bad);
+		refuse(err, errlen,
+		    "input is not text (binary data at byte %zu)", bad);
 		return NULL;
 	}
 	if (scan_pem(text, len, &scan, err, errlen) == -1)
@@ -749,7 +750,8 @@ public_key_name(X509 *cert, char *err, size_t errlen)
 
 	if ((pkey = X509_get0_pubkey(cert)) == NULL) {
 		if ((s = unknown_key_name(cert)) == NULL)
-			refuse(err, errlen, "certificate public key is malformed");
+			refuse(err, errlen,
+			    "certificate public key is malformed");
 		return s;
 	}
 	id = EVP_PKEY_get_base_id(pkey);
@@ -782,7 +784,8 @@ fingerprint_sha256(X509 *cert, char *err, size_t errlen)
 	char *s;
 
 	if (!X509_digest(cert, EVP_sha256(), md, &n)) {
-		refuse(err, errlen, "cannot compute the certificate fingerprint");
+		refuse(err, errlen,
+		    "cannot compute the certificate fingerprint");
 		return NULL;
 	}
 	if ((s = malloc(2 * (size_t)n + 1)) == NULL) {

@@ -831,7 +831,8 @@ test_pem_binary(void **state)
 	    "input is not text (binary data at byte 3)");
 	expect_refusal(ctl, "input is not text (binary data at byte 28)");
 	expect_refusal("ab\x7f", "input is not text (binary data at byte 2)");
-	expect_refusal_len("\0", 1, "input is not text (binary data at byte 0)");
+	expect_refusal_len("\0", 1,
+	    "input is not text (binary data at byte 0)");
 }
 
 static void
