@@ -32,6 +32,15 @@ enum stmt_id {
 	STMT_EVENT_ADD,
 	STMT_EVENTS_ALL,
 	STMT_EVENTS_ITEM,
+	STMT_ITEM_FIND_HOST,
+	STMT_ITEM_UPDATE,
+	STMT_ITEM_SET_NEXT,
+	STMT_ITEMS_DUE,
+	STMT_NEXT_DUE,
+	STMT_ACTIVE_HOSTS,
+	STMT_SNAPSHOT_ADD,
+	STMT_SNAPSHOTS_ITEM,
+	STMT_SNAPSHOTS_DELETE,
 	STMT_COUNT
 };
 
@@ -40,7 +49,9 @@ enum stmt_id {
 	"issuer, subject, organization, organizational_unit, location, " \
 	"serial_number, signature_algorithm, public_key, fingerprint_sha256, " \
 	"valid_from, valid_until, subject_alt_names, created_at, " \
-	"last_checked_at, next_check_at"
+	"last_checked_at, next_check_at, host, port, sni, address, " \
+	"tls_version, cipher, chain_valid, hostname_match, verify_error, " \
+	"chain_length, chain_sha256, check_failures"
 
 static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -55,8 +66,11 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "organizational_unit, location, serial_number, "
 	    "signature_algorithm, public_key, fingerprint_sha256, valid_from, "
 	    "valid_until, subject_alt_names, created_at, last_checked_at, "
-	    "next_check_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, ?)",
+	    "next_check_at, host, port, sni, address, tls_version, cipher, "
+	    "chain_valid, hostname_match, verify_error, chain_length, "
+	    "chain_sha256, check_failures) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+	    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+	    "?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)",
 	[STMT_ITEM_GET] = "SELECT " ITEM_COLUMNS " FROM tracked WHERE id = ?",
 	[STMT_ITEM_FIND_PEM] = "SELECT id FROM tracked WHERE source = 'pem' "
 	    "AND fingerprint_sha256 = ?",
@@ -74,6 +88,30 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "ORDER BY id DESC LIMIT ?",
 	[STMT_EVENTS_ITEM] = "SELECT id, at, item_id, kind, message FROM events "
 	    "WHERE item_id = ? ORDER BY id DESC LIMIT ?",
+	[STMT_ITEM_FIND_HOST] = "SELECT id FROM tracked WHERE source = 'host' "
+	    "AND host = ?1 AND port = ?2 AND coalesce(sni, '') = coalesce(?3, '')",
+	/* Same numbering as STMT_ITEM_INSERT; ?34 is the id. */
+	[STMT_ITEM_UPDATE] = "UPDATE tracked SET active = ?2, check_error = ?3, "
+	    "pem = ?4, common_name = ?5, issued_by = ?6, issuer = ?7, "
+	    "subject = ?8, organization = ?9, organizational_unit = ?10, "
+	    "location = ?11, serial_number = ?12, signature_algorithm = ?13, "
+	    "public_key = ?14, fingerprint_sha256 = ?15, valid_from = ?16, "
+	    "valid_until = ?17, subject_alt_names = ?18, last_checked_at = ?20, "
+	    "next_check_at = ?21, address = ?25, tls_version = ?26, cipher = ?27, "
+	    "chain_valid = ?28, hostname_match = ?29, verify_error = ?30, "
+	    "chain_length = ?31, chain_sha256 = ?32, check_failures = ?33 "
+	    "WHERE id = ?34",
+	[STMT_ITEM_SET_NEXT] = "UPDATE tracked SET next_check_at = ? WHERE id = ?",
+	[STMT_ITEMS_DUE] = "SELECT id FROM tracked WHERE next_check_at <= ? "
+	    "AND active = 1 ORDER BY next_check_at LIMIT ?",
+	[STMT_NEXT_DUE] = "SELECT min(next_check_at) FROM tracked",
+	[STMT_ACTIVE_HOSTS] = "SELECT id FROM tracked WHERE source = 'host' "
+	    "AND active = 1 ORDER BY id",
+	[STMT_SNAPSHOT_ADD] = "INSERT INTO snapshots (item_id, at, chain_sha256, "
+	    "leaf_sha256, chain_length, chain_pem) VALUES (?, ?, ?, ?, ?, ?)",
+	[STMT_SNAPSHOTS_ITEM] = "SELECT at, chain_sha256, leaf_sha256, "
+	    "chain_length, chain_pem FROM snapshots WHERE item_id = ? ORDER BY id",
+	[STMT_SNAPSHOTS_DELETE] = "DELETE FROM snapshots WHERE item_id = ?",
 };
 
 struct waiter {
@@ -95,6 +133,8 @@ struct store {
 };
 
 static void store_commit_cb(evutil_socket_t fd, short what, void *arg);
+static int run_changes(struct store *st, sqlite3_stmt *s, const char *what,
+    char *err, size_t errlen);
 
 static void
 db_error(struct store *st, const char *what, char *err, size_t errlen)
@@ -404,6 +444,13 @@ store_item_free(struct store_item *item)
 		return;
 	free(item->check_error);
 	x509_facts_free(item->facts);
+	free(item->host);
+	free(item->sni);
+	free(item->address);
+	free(item->tls_version);
+	free(item->cipher);
+	free(item->verify_error);
+	free(item->chain_sha256);
 	free(item);
 }
 
@@ -445,23 +492,28 @@ sans_from_json(const char *text, struct x509_facts *f)
 	return f->nsans == n ? 0 : -1;
 }
 
-int
-store_item_insert(struct store *st, struct store_item *item, char *err,
-    size_t errlen)
+static void
+bind_tristate(sqlite3_stmt *s, int i, int v)
 {
-	sqlite3_stmt *s = stmt_get(st, STMT_ITEM_INSERT);
-	const struct x509_facts *f = item->facts;
-	char *sans = NULL;
-	int rc;
+	if (v < 0)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_int(s, i, v);
+}
 
+/* Binds ?1..?33 in the order of STMT_ITEM_INSERT; sans is caller-owned. */
+static int
+bind_item(sqlite3_stmt *s, const struct store_item *item, char **sans)
+{
+	const struct x509_facts *f = item->facts;
+
+	*sans = NULL;
 	bind_text(s, 1, item->source);
 	sqlite3_bind_int(s, 2, item->active);
 	bind_text(s, 3, item->check_error);
 	if (f != NULL) {
-		if ((sans = sans_to_json(f)) == NULL) {
-			snprintf(err, errlen, "out of memory");
+		if ((*sans = sans_to_json(f)) == NULL)
 			return -1;
-		}
 		bind_text(s, 4, f->pem);
 		bind_text(s, 5, f->common_name);
 		bind_text(s, 6, f->issued_by);
@@ -476,22 +528,67 @@ store_item_insert(struct store *st, struct store_item *item, char *err,
 		bind_text(s, 15, f->fingerprint_sha256);
 		sqlite3_bind_int64(s, 16, f->valid_from);
 		sqlite3_bind_int64(s, 17, f->valid_until);
-		sqlite3_bind_text(s, 18, sans, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 18, *sans, -1, SQLITE_STATIC);
 	} else
 		sqlite3_bind_text(s, 18, "[]", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 19, item->created_at);
 	bind_time(s, 20, item->last_checked_at);
 	bind_time(s, 21, item->next_check_at);
+	bind_text(s, 22, item->host);
+	if (item->host != NULL)
+		sqlite3_bind_int(s, 23, item->port);
+	bind_text(s, 24, item->sni);
+	bind_text(s, 25, item->address);
+	bind_text(s, 26, item->tls_version);
+	bind_text(s, 27, item->cipher);
+	bind_tristate(s, 28, item->host ? item->chain_valid : -1);
+	bind_tristate(s, 29, item->host ? item->hostname_match : -1);
+	bind_text(s, 30, item->verify_error);
+	bind_tristate(s, 31, item->host ? item->chain_length : -1);
+	bind_text(s, 32, item->chain_sha256);
+	sqlite3_bind_int(s, 33, item->check_failures);
+	return 0;
+}
+
+int
+store_item_insert(struct store *st, struct store_item *item, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEM_INSERT);
+	char *sans;
+	int rc;
+
+	if (bind_item(s, item, &sans) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	rc = sqlite3_step(s);
+	sqlite3_reset(s);
 	free(sans);
 	if (rc != SQLITE_DONE) {
 		db_error(st, "adding item", err, errlen);
-		sqlite3_reset(s);
 		return -1;
 	}
-	sqlite3_reset(s);
 	item->id = sqlite3_last_insert_rowid(st->db);
 	return 0;
+}
+
+int
+store_item_update(struct store *st, const struct store_item *item, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEM_UPDATE);
+	char *sans;
+	int rc;
+
+	if (bind_item(s, item, &sans) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	sqlite3_bind_int64(s, 34, item->id);
+	rc = run_changes(st, s, "updating item", err, errlen);
+	free(sans);
+	return rc;
 }
 
 static char *
@@ -500,6 +597,13 @@ col_strdup(sqlite3_stmt *s, int col)
 	const unsigned char *t = sqlite3_column_text(s, col);
 
 	return t ? strdup((const char *)t) : NULL;
+}
+
+static int
+col_tristate(sqlite3_stmt *s, int col)
+{
+	return sqlite3_column_type(s, col) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int(s, col);
 }
 
 /* Builds an item from the current row of a statement selecting ITEM_COLUMNS. */
@@ -519,6 +623,18 @@ item_from_row(sqlite3_stmt *s)
 	item->created_at = sqlite3_column_int64(s, 19);
 	item->last_checked_at = sqlite3_column_int64(s, 20);
 	item->next_check_at = sqlite3_column_int64(s, 21);
+	item->host = col_strdup(s, 22);
+	item->port = sqlite3_column_int(s, 23);
+	item->sni = col_strdup(s, 24);
+	item->address = col_strdup(s, 25);
+	item->tls_version = col_strdup(s, 26);
+	item->cipher = col_strdup(s, 27);
+	item->chain_valid = col_tristate(s, 28);
+	item->hostname_match = col_tristate(s, 29);
+	item->verify_error = col_strdup(s, 30);
+	item->chain_length = sqlite3_column_int(s, 31);
+	item->chain_sha256 = col_strdup(s, 32);
+	item->check_failures = sqlite3_column_int(s, 33);
 	if (sqlite3_column_type(s, 15) == SQLITE_NULL)
 		return item;	/* never checked successfully */
 	if ((f = item->facts = calloc(1, sizeof(*f))) == NULL)
@@ -723,4 +839,136 @@ store_events_each(struct store *st, int64_t item_id, int64_t limit,
 	}
 	sqlite3_reset(s);
 	return 0;
+}
+
+/* --- host items and schedule --------------------------------------------- */
+
+int
+store_item_find_host(struct store *st, const char *host, int port,
+    const char *sni, int64_t *id)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEM_FIND_HOST);
+	int rc;
+
+	bind_text(s, 1, host);
+	sqlite3_bind_int(s, 2, port);
+	bind_text(s, 3, sni);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+int
+store_item_set_next_check(struct store *st, int64_t id, int64_t at, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEM_SET_NEXT);
+
+	bind_time(s, 1, at);
+	sqlite3_bind_int64(s, 2, id);
+	return run_changes(st, s, "scheduling item", err, errlen);
+}
+
+int
+store_items_due(struct store *st, int64_t now, int64_t *ids, size_t max,
+    size_t *n)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEMS_DUE);
+	int rc;
+
+	*n = 0;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max)
+		ids[(*n)++] = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+store_next_due(struct store *st, int64_t *at)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_NEXT_DUE);
+	int rc = sqlite3_step(s);
+
+	*at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+store_active_hosts_each(struct store *st, store_id_fn *fn, void *arg)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ACTIVE_HOSTS);
+	int rc, stop = 0;
+
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		stop = fn(sqlite3_column_int64(s, 0), arg);
+	sqlite3_reset(s);
+	return stop || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* --- snapshots ------------------------------------------------------------ */
+
+int
+store_snapshot_add(struct store *st, int64_t item_id, int64_t at,
+    const char *chain_sha256, const char *leaf_sha256, int chain_length,
+    const char *chain_pem, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_SNAPSHOT_ADD);
+
+	sqlite3_bind_int64(s, 1, item_id);
+	sqlite3_bind_int64(s, 2, at);
+	bind_text(s, 3, chain_sha256);
+	bind_text(s, 4, leaf_sha256);
+	sqlite3_bind_int(s, 5, chain_length);
+	bind_text(s, 6, chain_pem);
+	if (stmt_run(st, s) == -1) {
+		db_error(st, "adding snapshot", err, errlen);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_snapshots_each(struct store *st, int64_t item_id, store_snapshot_fn *fn,
+    void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_SNAPSHOTS_ITEM);
+	int rc, stop = 0;
+	int64_t n = 0;
+
+	sqlite3_bind_int64(s, 1, item_id);
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_snapshot snap = {
+			.number = ++n,
+			.at = sqlite3_column_int64(s, 0),
+			.chain_sha256 = (const char *)sqlite3_column_text(s, 1),
+			.leaf_sha256 = (const char *)sqlite3_column_text(s, 2),
+			.chain_length = sqlite3_column_int64(s, 3),
+			.chain_pem = (const char *)sqlite3_column_text(s, 4),
+		};
+		stop = fn(&snap, arg);
+	}
+	if (!stop && rc != SQLITE_DONE) {
+		db_error(st, "listing snapshots", err, errlen);
+		sqlite3_reset(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+int
+store_snapshots_delete(struct store *st, int64_t item_id, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_SNAPSHOTS_DELETE);
+
+	sqlite3_bind_int64(s, 1, item_id);
+	return run_changes(st, s, "deleting snapshots", err, errlen) == -1 ? -1 : 0;
 }

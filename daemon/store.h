@@ -32,6 +32,19 @@ struct store_item {
 	int64_t			 created_at;
 	int64_t			 last_checked_at;
 	int64_t			 next_check_at;
+	/* Host items only. */
+	char			*host;
+	int			 port;
+	char			*sni;
+	char			*address;
+	char			*tls_version;
+	char			*cipher;
+	int			 chain_valid;	/* -1: unknown */
+	int			 hostname_match;	/* -1: unknown */
+	char			*verify_error;
+	int			 chain_length;
+	char			*chain_sha256;
+	int			 check_failures;
 };
 
 void	 store_item_free(struct store_item *item);
@@ -84,6 +97,41 @@ int	 store_item_find_pem(struct store *st, const char *fingerprint,
 	    int64_t *id);			/* 1: not found */
 int	 store_item_delete(struct store *st, int64_t id,
 	    char *err, size_t errlen);		/* 1: not found */
+int	 store_item_find_host(struct store *st, const char *host, int port,
+	    const char *sni, int64_t *id);		/* 1: not found */
+/* Writes every mutable column of an existing item. 1: not found. */
+int	 store_item_update(struct store *st, const struct store_item *item,
+	    char *err, size_t errlen);
+int	 store_item_set_next_check(struct store *st, int64_t id, int64_t at,
+	    char *err, size_t errlen);
+/* Up to max ids of active items due at or before now, soonest first. */
+int	 store_items_due(struct store *st, int64_t now, int64_t *ids,
+	    size_t max, size_t *n);
+/* The soonest next_check_at of any item; 0 when none is scheduled. */
+int	 store_next_due(struct store *st, int64_t *at);
+typedef int store_id_fn(int64_t id, void *arg);
+/* Calls fn with the id of every active host item. */
+int	 store_active_hosts_each(struct store *st, store_id_fn *fn, void *arg);
+
+/* Snapshots: a raw copy of a presented chain each time it changed. */
+struct store_snapshot {
+	int64_t		 number;	/* 1, 2, ... per item */
+	int64_t		 at;
+	const char	*chain_sha256;
+	const char	*leaf_sha256;
+	int64_t		 chain_length;
+	const char	*chain_pem;
+};
+int	 store_snapshot_add(struct store *st, int64_t item_id, int64_t at,
+	    const char *chain_sha256, const char *leaf_sha256, int chain_length,
+	    const char *chain_pem, char *err, size_t errlen);
+typedef int store_snapshot_fn(const struct store_snapshot *s, void *arg);
+/* Oldest first. */
+int	 store_snapshots_each(struct store *st, int64_t item_id,
+	    store_snapshot_fn *fn, void *arg, char *err, size_t errlen);
+int	 store_snapshots_delete(struct store *st, int64_t item_id,
+	    char *err, size_t errlen);
+
 int	 store_item_set_active(struct store *st, int64_t id, int active,
 	    int64_t next_check_at, char *err, size_t errlen); /* 1: not found */
 
