@@ -13,6 +13,7 @@
 static int cmd_status(struct cli *, int, char **);
 static int cmd_events(struct cli *, int, char **);
 static int cmd_methods(struct cli *, int, char **);
+static int cmd_debug_clock(struct cli *, int, char **);
 
 const struct cli_cmd cli_misc_cmds[] = {
 	{ "status", cmd_status, "",
@@ -25,6 +26,10 @@ const struct cli_cmd cli_misc_cmds[] = {
 	  M_EVENTS_LIST },
 	{ "methods", cmd_methods, "",
 	  "the RPC methods the daemon serves", "", M_DAEMON_METHODS },
+	{ "debug clock", cmd_debug_clock, "SECONDS",
+	  "tests only: move the daemon's clock to now + SECONDS (0 resets)",
+	  "Needs certfleetd started with --test-hooks yes and an admin peer.\n",
+	  M_DEBUG_SET_CLOCK },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -152,6 +157,36 @@ cmd_methods(struct cli *cli, int argc, char **argv)
 			out_table_print(t, stdout);
 		out_table_free(t);
 	}
+	cf_reply_free(&r);
+	return EXIT_OK;
+}
+
+static int
+cmd_debug_clock(struct cli *cli, int argc, char **argv)
+{
+	struct cf_reply r;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int64_t offset;
+	char buf[64];
+	int rc;
+
+	if (argc != 2 || cli_parse_int(argv[1], -(1LL << 40), 1LL << 40,
+	    &offset) == -1)
+		return cli_usage_error(cli, "expected SECONDS");
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	wire_pack_kv_int(&pk, "offset", offset);
+	rc = cli_call(cli, M_DEBUG_SET_CLOCK, &sb, NULL, NULL, &r);
+	msgpack_sbuffer_destroy(&sb);
+	if (rc != EXIT_OK)
+		return rc;
+	if (cli->json)
+		out_json(&r.result);
+	else
+		printf("daemon clock now %s\n", out_text(&r.result, "now", ",",
+		    buf, sizeof(buf)));
 	cf_reply_free(&r);
 	return EXIT_OK;
 }

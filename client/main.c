@@ -3,6 +3,7 @@
  * (which may come before or after the command words), and runs it.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,7 @@ main(int argc, char **argv)
 	char **rest;
 	int nrest = 0, help = 0, used, rc;
 
+	opterr = 0;	/* commands report their own usage errors, on one line */
 	cli.socket = getenv("CERTFLEET_SOCKET");
 	if (cli.socket == NULL || *cli.socket == '\0')
 		cli.socket = CF_DEFAULT_SOCKET;

@@ -46,6 +46,12 @@ void	 api_track_show(struct rpc_call *, const msgpack_object *);
 void	 api_track_delete(struct rpc_call *, const msgpack_object *);
 void	 api_track_activate(struct rpc_call *, const msgpack_object *);
 void	 api_track_deactivate(struct rpc_call *, const msgpack_object *);
+void	 api_track_check(struct rpc_call *, const msgpack_object *);
+void	 api_track_check_all(struct rpc_call *, const msgpack_object *);
+void	 api_track_import(struct rpc_call *, const msgpack_object *);
+void	 api_track_history(struct rpc_call *, const msgpack_object *);
+void	 api_track_raw(struct rpc_call *, const msgpack_object *);
 void	 api_events_list(struct rpc_call *, const msgpack_object *);
+void	 api_debug_set_clock(struct rpc_call *, const msgpack_object *);
 
 #endif

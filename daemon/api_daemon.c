@@ -9,7 +9,10 @@
 #include "certfleet/wire.h"
 #include "api.h"
 #include "clock.h"
+#include "config.h"
 #include "daemon.h"
+#include "log.h"
+#include "schedule.h"
 #include "store.h"
 
 static const char *const role_names[] = { "none", "operator", "admin" };
@@ -66,5 +69,34 @@ api_daemon_methods(struct rpc_call *call, const msgpack_object *params)
 		wire_pack_kv_str(pk, "role", role_names[api_methods[i].role]);
 		wire_pack_kv_str(pk, "summary", api_methods[i].summary);
 	}
+	rpc_call_reply(call);
+}
+
+void
+api_debug_set_clock(struct rpc_call *call, const msgpack_object *params)
+{
+	static const char *const names[] = { "offset", NULL };
+	struct daemon *d = rpc_call_ctx(call);
+	int64_t offset = 0;
+	char buf[40];
+
+	if (!d->cfg->test_hooks) {
+		rpc_call_error(call, WIRE_FAILED_PRECONDITION,
+		    "Debug.SetClock needs the daemon started with --test-hooks yes");
+		return;
+	}
+	if (api_params_only(call, params, names) == -1 ||
+	    api_param_int(call, params, "offset", 1, -(1LL << 40), 1LL << 40,
+	    &offset) == -1)
+		return;
+	clock_set_offset(offset);
+	log_info("test hook: clock moved to %s (offset %lld s)",
+	    clock_rfc3339(clock_now(), buf, sizeof(buf)), (long long)offset);
+	if (d->sched != NULL)
+		scheduler_kick(d->sched);
+	msgpack_packer *pk = rpc_call_result(call);
+	msgpack_pack_map(pk, 2);
+	wire_pack_kv_int(pk, "offset", offset);
+	api_pack_time(pk, "now", clock_now());
 	rpc_call_reply(call);
 }

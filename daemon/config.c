@@ -20,7 +20,7 @@
 #define CF_DEFAULT_STATE_DIR	"/var/lib/certfleet"
 #endif
 
-enum setting_type { SET_STR, SET_INT, SET_BOOL, SET_LOGLEVEL };
+enum setting_type { SET_STR, SET_INT, SET_BOOL, SET_LOGLEVEL, SET_LIST };
 
 struct setting {
 	const char		*name;
@@ -33,6 +33,11 @@ struct setting {
 };
 
 #define OFF(f)	offsetof(struct config, f)
+
+/* A list's count lives right after its array: see list_count(). */
+_Static_assert(offsetof(struct config, ndns_resolvers) ==
+    offsetof(struct config, dns_resolvers) + sizeof(char **),
+    "list count must follow its array");
 
 static const struct setting settings[] = {
 	{ "state-dir", SET_STR, OFF(state_dir), 0, 0, CF_DEFAULT_STATE_DIR, 0,
@@ -49,6 +54,20 @@ static const struct setting settings[] = {
 	  "how long writes gather before one commit" },
 	{ "max-clients", SET_INT, OFF(max_clients), 1, 100000, "1024", 1,
 	  "concurrent RPC connections" },
+	{ "dns-resolver", SET_LIST, OFF(dns_resolvers), 0, 16, NULL, 0,
+	  "resolver ADDR[:PORT] for lookups, repeatable (default: resolv.conf)" },
+	{ "ca-file", SET_STR, OFF(ca_file), 0, 0, NULL, 1,
+	  "trust anchors for judging presented chains (default: system store)" },
+	{ "probe-concurrency", SET_INT, OFF(probe_concurrency), 1, 100000, "4096", 1,
+	  "TLS probes under way at once" },
+	{ "probe-timeout", SET_INT, OFF(probe_timeout), 1, 600, "10", 1,
+	  "seconds one probe may take in all" },
+	{ "probe-connect-timeout", SET_INT, OFF(probe_connect_timeout), 1, 600, "5", 1,
+	  "seconds to connect to one address" },
+	{ "probe-handshake-timeout", SET_INT, OFF(probe_handshake_timeout), 1, 600,
+	  "10", 1, "seconds for the TLS handshake" },
+	{ "test-hooks", SET_BOOL, OFF(test_hooks), 0, 0, "no", 0,
+	  "enable Debug.* methods such as moving the clock (tests only)" },
 };
 
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
@@ -82,6 +101,54 @@ parse_bool(const char *v, int *out)
 	return 0;
 }
 
+/* The count of a list lives right after its array in struct config. */
+static size_t *
+list_count(struct config *cfg, const struct setting *s)
+{
+	return (size_t *)((char *)cfg + s->offset + sizeof(char **));
+}
+
+static int
+list_append(struct config *cfg, const struct setting *s, const char *value,
+    char *err, size_t errlen)
+{
+	char ***list = (char ***)((char *)cfg + s->offset);
+	size_t *n = list_count(cfg, s);
+	char **grown;
+
+	if (value == NULL || *value == '\0') {
+		snprintf(err, errlen, "%s: empty value", s->name);
+		return -1;
+	}
+	if (*n >= (size_t)s->max) {
+		snprintf(err, errlen, "%s: at most %ld values", s->name, s->max);
+		return -1;
+	}
+	if ((grown = realloc(*list, (*n + 1) * sizeof(char *))) == NULL ||
+	    (grown[*n] = strdup(value)) == NULL) {
+		if (grown != NULL)
+			*list = grown;
+		snprintf(err, errlen, "%s: out of memory", s->name);
+		return -1;
+	}
+	*list = grown;
+	(*n)++;
+	return 0;
+}
+
+static void
+list_clear(struct config *cfg, const struct setting *s)
+{
+	char ***list = (char ***)((char *)cfg + s->offset);
+	size_t *n = list_count(cfg, s);
+
+	for (size_t i = 0; i < *n; i++)
+		free((*list)[i]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
+
 static int
 setting_apply(struct config *cfg, const struct setting *s, const char *value,
     char *err, size_t errlen)
@@ -92,6 +159,8 @@ setting_apply(struct config *cfg, const struct setting *s, const char *value,
 	int b;
 
 	switch (s->type) {
+	case SET_LIST:
+		return list_append(cfg, s, value, err, errlen);
 	case SET_STR:
 		if (value == NULL) {
 			free(*(char **)field);
@@ -167,9 +236,12 @@ config_free(struct config *cfg)
 {
 	if (cfg == NULL)
 		return;
-	for (size_t i = 0; i < NSETTINGS; i++)
+	for (size_t i = 0; i < NSETTINGS; i++) {
 		if (settings[i].type == SET_STR)
 			free(*(char **)((char *)cfg + settings[i].offset));
+		else if (settings[i].type == SET_LIST)
+			list_clear(cfg, &settings[i]);
+	}
 	free(cfg);
 }
 
@@ -184,6 +256,23 @@ config_set(struct config *cfg, const char *name, const char *value,
 		return -1;
 	}
 	return setting_apply(cfg, s, value, err, errlen);
+}
+
+void
+config_clear(struct config *cfg, const char *name)
+{
+	const struct setting *s = setting_find(name);
+
+	if (s != NULL && s->type == SET_LIST)
+		list_clear(cfg, s);
+}
+
+int
+config_is_list(const char *name)
+{
+	const struct setting *s = setting_find(name);
+
+	return s != NULL && s->type == SET_LIST;
 }
 
 int
@@ -204,6 +293,19 @@ config_differs(const struct config *a, const struct config *b,
 		return 0;
 	const void *fa = (const char *)a + s->offset;
 	const void *fb = (const char *)b + s->offset;
+	if (s->type == SET_LIST) {
+		size_t na = *(const size_t *)((const char *)fa + sizeof(char **));
+		size_t nb = *(const size_t *)((const char *)fb + sizeof(char **));
+		char *const *la = *(char *const *const *)fa;
+		char *const *lb = *(char *const *const *)fb;
+
+		if (na != nb)
+			return 1;
+		for (size_t i = 0; i < na; i++)
+			if (strcmp(la[i], lb[i]) != 0)
+				return 1;
+		return 0;
+	}
 	if (s->type == SET_STR) {
 		const char *sa = *(char *const *)fa, *sb = *(char *const *)fb;
 		if (sa == NULL || sb == NULL)
@@ -235,7 +337,7 @@ load_handler(void *arg, const char *section, const char *name,
 		snprintf(ctx->msg, sizeof(ctx->msg), "unknown setting '%s'", name);
 		return 0;
 	}
-	if (ctx->seen[s - settings]++) {
+	if (ctx->seen[s - settings]++ && s->type != SET_LIST) {
 		snprintf(ctx->msg, sizeof(ctx->msg), "'%s' is set twice", name);
 		return 0;
 	}

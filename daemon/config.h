@@ -17,13 +17,21 @@ struct config {
 	int	 syslog;
 	int	 commit_interval_ms;
 	int	 max_clients;
+	char	**dns_resolvers;	/* ADDR[:PORT]; none: resolv.conf */
+	size_t	 ndns_resolvers;
+	char	*ca_file;		/* NULL: the system trust store */
+	int	 probe_concurrency;
+	int	 probe_timeout;		/* seconds, the whole probe */
+	int	 probe_connect_timeout;
+	int	 probe_handshake_timeout;
+	int	 test_hooks;		/* Debug.* methods: tests only */
 };
 
 /* Returns a new config holding the defaults; free with config_free. */
 struct config	*config_new(void);
 void		 config_free(struct config *cfg);
 
-/* Sets one setting by name from text; -1 with err when unknown or bad. */
+/* Sets one setting by name from text (a list setting appends); -1 with err. */
 int		 config_set(struct config *cfg, const char *name,
 		    const char *value, char *err, size_t errlen);
 
@@ -33,6 +41,10 @@ int		 config_set(struct config *cfg, const char *name,
  */
 int		 config_load_file(struct config *cfg, const char *path,
 		    char *err, size_t errlen);
+
+/* Empties a list setting (before command-line values replace the file's). */
+void		 config_clear(struct config *cfg, const char *name);
+int		 config_is_list(const char *name);
 
 /* Whether a setting can change on SIGHUP without a restart. */
 int		 config_reloadable(const char *name);

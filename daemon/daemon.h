@@ -10,7 +10,10 @@
 
 struct config;
 struct event_base;
+struct dns;
+struct probe_engine;
 struct rpc_server;
+struct scheduler;
 struct store;
 
 struct daemon {
@@ -18,6 +21,9 @@ struct daemon {
 	struct config		*cfg;
 	struct store		*store;
 	struct rpc_server	*rpc;
+	struct dns		*dns;
+	struct probe_engine	*probes;
+	struct scheduler	*sched;
 	int64_t			 started_at;	/* wall clock, for uptime */
 	int			 stopping;
 };
@@ -26,6 +32,7 @@ struct daemon {
 struct cf_err {
 	int	 code;
 	char	 msg[1024];
+	char	 cause[128];	/* short and host-free, for counting by cause */
 };
 
 static inline int

@@ -24,9 +24,13 @@
 #include "api.h"
 #include "config.h"
 #include "daemon.h"
+#include "dns.h"
 #include "log.h"
+#include "probe.h"
 #include "rpc.h"
+#include "schedule.h"
 #include "store.h"
+#include "track.h"
 
 /* How long shutdown lets queued answers reach their clients. */
 #define SHUTDOWN_GRACE_MS	200
@@ -158,6 +162,10 @@ load_config(const struct args *a, char *err, size_t errlen)
 	if (a->config_path != NULL &&
 	    config_load_file(cfg, a->config_path, err, errlen) == -1)
 		goto fail;
+	/* A list given on the command line replaces the file's list. */
+	for (size_t i = 0; i < a->noverrides; i++)
+		if (config_is_list(a->overrides[i].name))
+			config_clear(cfg, a->overrides[i].name);
 	for (size_t i = 0; i < a->noverrides; i++) {
 		char why[256];
 
@@ -275,6 +283,16 @@ raise_fd_limit(void)
 }
 
 static void
+probe_conf_from(const struct config *cfg, struct probe_conf *pc)
+{
+	pc->ca_file = cfg->ca_file;
+	pc->concurrency = cfg->probe_concurrency;
+	pc->timeout_ms = cfg->probe_timeout * 1000;
+	pc->connect_timeout_ms = cfg->probe_connect_timeout * 1000;
+	pc->handshake_timeout_ms = cfg->probe_handshake_timeout * 1000;
+}
+
+static void
 durable_barrier(void *ctx, rpc_durable_cb *done, void *arg)
 {
 	struct daemon *d = ctx;
@@ -301,8 +319,15 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(rt->d.base);
 		return;
 	}
-	log_info("signal %d: stopping (no new clients; committing)", (int)sig);
+	log_info("signal %d: stopping (no new clients; cancelling probes; "
+	    "committing)", (int)sig);
 	rpc_server_stop_accepting(rt->d.rpc);
+	if (rt->d.sched != NULL) {
+		scheduler_free(rt->d.sched);
+		rt->d.sched = NULL;
+	}
+	if (rt->d.probes != NULL)
+		probe_engine_cancel_all(rt->d.probes);
 	store_flush(rt->d.store);
 	/* Let answers already queued reach their clients, briefly. */
 	rt->grace = evtimer_new(rt->d.base, grace_cb, rt);
@@ -310,8 +335,10 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(rt->d.base, NULL);
 }
 
-static void
-apply_reloadable(struct runtime *rt, struct config *next)
+/* Installs next, or keeps the running config and returns -1 with err. */
+static int
+apply_reloadable(struct runtime *rt, struct config *next, char *err,
+    size_t errlen)
 {
 	struct config *cur = rt->d.cfg;
 
@@ -322,19 +349,32 @@ apply_reloadable(struct runtime *rt, struct config *next)
 			log_warn("reload: '%s' changed; it takes effect at the "
 			    "next restart", name);
 	}
+	struct probe_conf pc;
+
+	probe_conf_from(next, &pc);
+	if (probe_engine_reconfigure(rt->d.probes, &pc, err, errlen) == -1)
+		return -1;
+	if (rt->d.sched != NULL)
+		scheduler_set_max_in_flight(rt->d.sched, next->probe_concurrency);
 	log_configure(next->log_level, next->syslog);
 	store_set_commit_interval(rt->d.store, next->commit_interval_ms);
 	rpc_server_set_max_clients(rt->d.rpc, next->max_clients);
 	/* Settings only read at start keep their running values. */
-	char *keep[] = { next->state_dir, next->socket_path, next->socket_group };
+	struct config swap = *next;
 	next->state_dir = cur->state_dir;
 	next->socket_path = cur->socket_path;
 	next->socket_group = cur->socket_group;
-	cur->state_dir = keep[0];
-	cur->socket_path = keep[1];
-	cur->socket_group = keep[2];
+	next->dns_resolvers = cur->dns_resolvers;
+	next->ndns_resolvers = cur->ndns_resolvers;
+	next->test_hooks = cur->test_hooks;
+	cur->state_dir = swap.state_dir;
+	cur->socket_path = swap.socket_path;
+	cur->socket_group = swap.socket_group;
+	cur->dns_resolvers = swap.dns_resolvers;
+	cur->ndns_resolvers = swap.ndns_resolvers;
 	config_free(cur);
 	rt->d.cfg = next;
+	return 0;
 }
 
 static void
@@ -348,7 +388,11 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		log_error("reload failed, keeping the running config: %s", err);
 		return;
 	}
-	apply_reloadable(rt, next);
+	if (apply_reloadable(rt, next, err, sizeof(err)) == -1) {
+		log_error("reload failed, keeping the running config: %s", err);
+		config_free(next);
+		return;
+	}
 	log_info("config reloaded");
 }
 
@@ -357,6 +401,7 @@ start(struct runtime *rt, char *err, size_t errlen)
 {
 	struct config *cfg = rt->d.cfg;
 	struct rpc_server_conf rc = { 0 };
+	struct probe_conf pc;
 	char path[PATH_MAX];
 	gid_t gid;
 
@@ -381,6 +426,15 @@ start(struct runtime *rt, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/certfleet.db", cfg->state_dir);
 	if ((rt->d.store = store_open(rt->d.base, path, cfg->commit_interval_ms,
 	    err, errlen)) == NULL)
+		return -1;
+	probe_conf_from(cfg, &pc);
+	if ((rt->d.dns = dns_new(rt->d.base, (const char *const *)cfg->dns_resolvers,
+	    cfg->ndns_resolvers, 2000, err, errlen)) == NULL ||
+	    (rt->d.probes = probe_engine_new(rt->d.base, rt->d.dns, &pc, err,
+	    errlen)) == NULL ||
+	    (rt->d.sched = scheduler_new(rt->d.base, rt->d.store,
+	    track_scheduled_start, &rt->d, cfg->probe_concurrency, err,
+	    errlen)) == NULL)
 		return -1;
 	rc.path = rt->socket_path;
 	rc.group = gid;
@@ -414,7 +468,10 @@ add_signals(struct runtime *rt)
 static void
 teardown(struct runtime *rt)
 {
+	scheduler_free(rt->d.sched);
+	probe_engine_free(rt->d.probes);
 	rpc_server_free(rt->d.rpc);
+	dns_free(rt->d.dns);
 	store_close(rt->d.store);
 	if (rt->sig_term) event_free(rt->sig_term);
 	if (rt->sig_int) event_free(rt->sig_int);

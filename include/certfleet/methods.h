@@ -14,7 +14,13 @@
 #define M_TRACK_DELETE		"Track.Delete"
 #define M_TRACK_ACTIVATE	"Track.Activate"
 #define M_TRACK_DEACTIVATE	"Track.Deactivate"
+#define M_TRACK_CHECK		"Track.Check"
+#define M_TRACK_CHECK_ALL	"Track.CheckAll"
+#define M_TRACK_IMPORT		"Track.Import"
+#define M_TRACK_HISTORY		"Track.History"
+#define M_TRACK_RAW		"Track.Raw"
 #define M_EVENTS_LIST		"Events.List"
+#define M_DEBUG_SET_CLOCK	"Debug.SetClock"
 
 /* Default control socket, used by both sides when nothing else is given. */
 #ifndef CF_DEFAULT_SOCKET

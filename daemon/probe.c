@@ -1,0 +1,741 @@
+/*
+ * The TLS probe state machine.  Each probe owns its socket, SSL and events;
+ * the engine bounds how many hold a socket at once and queues the rest.  One
+ * overall deadline per probe: a peer that trickles a byte a second defeats
+ * any per-read idle timeout.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "dns.h"
+#include "log.h"
+#include "probe.h"
+#include "x509.h"
+
+/* Largest certificate message accepted: a huge chain costs no more. */
+#define PROBE_MAX_CERT_LIST	(128 * 1024)
+/* Longest chain examined. */
+#define PROBE_CHAIN_MAX		16
+
+enum probe_state {
+	PS_QUEUED,
+	PS_RESOLVING,
+	PS_CONNECTING,
+	PS_HANDSHAKING,
+	PS_DONE,
+};
+
+struct probe {
+	struct probe_engine	*pe;
+	enum probe_state	 state;
+	char			*host;
+	char			*sni;		/* NULL: send none */
+	char			*verify_name;	/* what the certificate must match */
+	int			 port;
+	int			 host_is_ip;
+	int			 verify_is_ip;	/* match an IP SAN, not a name */
+	probe_done_cb		*done;
+	void			*arg;
+	struct dns_req		*dns_req;
+	struct sockaddr_storage	 addrs[DNS_ADDRS_MAX];
+	size_t			 naddrs;
+	size_t			 next_addr;
+	int			 fd;
+	SSL			*ssl;
+	struct event		 io;
+	struct event		 step_timer;	/* connect or handshake */
+	struct event		 deadline;	/* the whole probe */
+	struct event		 finish;	/* deferred completion */
+	int			 io_armed;
+	char			 last_error[128];
+	struct probe_result	 res;
+	TAILQ_ENTRY(probe)	 entry;
+};
+TAILQ_HEAD(probe_list, probe);
+
+struct probe_engine {
+	struct event_base	*base;
+	struct dns		*dns;
+	struct probe_conf	 conf;
+	SSL_CTX			*ctx;
+	X509_STORE		*trust;
+	struct probe_list	 queue;
+	struct probe_list	 active;
+	size_t			 nqueued;
+	size_t			 nactive;
+	int			 fd_starved;	/* EMFILE seen: wait for a slot */
+	struct event		*pump;
+};
+
+static void probe_connect_next(struct probe *p);
+static void probe_handshake(struct probe *p);
+static void probe_fail(struct probe *p, enum probe_outcome o, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* --- engine -------------------------------------------------------------- */
+
+static int
+engine_load_trust(struct probe_engine *pe, const char *ca_file, char *err,
+    size_t errlen)
+{
+	X509_STORE *st = X509_STORE_new();
+
+	if (st == NULL)
+		goto fail;
+	if (ca_file != NULL ? X509_STORE_load_file(st, ca_file) != 1 :
+	    X509_STORE_set_default_paths(st) != 1) {
+		snprintf(err, errlen, "ca-file %s: cannot load trust anchors (%s)",
+		    ca_file ? ca_file : "(system)",
+		    ERR_reason_error_string(ERR_peek_last_error()));
+		ERR_clear_error();
+		X509_STORE_free(st);
+		return -1;
+	}
+	X509_STORE_free(pe->trust);
+	pe->trust = st;
+	return 0;
+fail:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static SSL_CTX *
+engine_ssl_ctx(char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		snprintf(err, errlen, "cannot create a TLS context");
+		ERR_clear_error();
+		return NULL;
+	}
+	/* We audit what servers present, so the handshake accepts anything
+	 * and the chain is judged afterwards against the trust store. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_security_level(ctx, 0);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+	SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0");
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* An idle connection holds ~48 KB of buffers; released, ~8.5 KB. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_NO_TICKET);
+	SSL_CTX_set_max_cert_list(ctx, PROBE_MAX_CERT_LIST);
+	return ctx;
+}
+
+static void
+engine_pump_cb(evutil_socket_t fd, short what, void *arg);
+
+struct probe_engine *
+probe_engine_new(struct event_base *base, struct dns *dns,
+    const struct probe_conf *conf, char *err, size_t errlen)
+{
+	struct probe_engine *pe = calloc(1, sizeof(*pe));
+
+	if (pe == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pe->base = base;
+	pe->dns = dns;
+	TAILQ_INIT(&pe->queue);
+	TAILQ_INIT(&pe->active);
+	if ((pe->ctx = engine_ssl_ctx(err, errlen)) == NULL ||
+	    probe_engine_reconfigure(pe, conf, err, errlen) == -1 ||
+	    (pe->pump = event_new(base, -1, 0, engine_pump_cb, pe)) == NULL) {
+		if (pe->pump == NULL && err[0] == '\0')
+			snprintf(err, errlen, "out of memory");
+		probe_engine_free(pe);
+		return NULL;
+	}
+	return pe;
+}
+
+int
+probe_engine_reconfigure(struct probe_engine *pe, const struct probe_conf *conf,
+    char *err, size_t errlen)
+{
+	if (engine_load_trust(pe, conf->ca_file, err, errlen) == -1)
+		return -1;
+	pe->conf = *conf;
+	pe->conf.ca_file = NULL;	/* not kept: the caller owns the string */
+	return 0;
+}
+
+size_t
+probe_engine_queued(const struct probe_engine *pe)
+{
+	return pe->nqueued;
+}
+
+size_t
+probe_engine_active(const struct probe_engine *pe)
+{
+	return pe->nactive;
+}
+
+static void
+engine_pump_later(struct probe_engine *pe)
+{
+	if (pe->pump != NULL)
+		event_active(pe->pump, EV_TIMEOUT, 0);
+}
+
+/* --- probe lifetime ------------------------------------------------------ */
+
+static void
+probe_close_io(struct probe *p)
+{
+	if (p->io_armed) {
+		event_del(&p->io);
+		p->io_armed = 0;
+	}
+	evtimer_del(&p->step_timer);
+	if (p->ssl != NULL) {
+		SSL_free(p->ssl);
+		p->ssl = NULL;
+	}
+	if (p->fd != -1) {
+		close(p->fd);
+		p->fd = -1;
+	}
+}
+
+static void
+probe_free(struct probe *p)
+{
+	x509_facts_free(p->res.leaf);
+	free(p->res.chain_pem);
+	free(p->host);
+	free(p->sni);
+	free(p->verify_name);
+	free(p);
+}
+
+static void
+probe_finish_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	struct probe_engine *pe = p->pe;
+
+	p->done(&p->res, p->arg);
+	probe_free(p);
+	engine_pump_later(pe);
+}
+
+/* Ends the probe now; the callback runs from the loop. */
+static void
+probe_end(struct probe *p, enum probe_outcome o)
+{
+	struct probe_engine *pe = p->pe;
+
+	if (p->state == PS_DONE)
+		return;
+	if (p->dns_req != NULL) {
+		dns_cancel(p->dns_req);
+		p->dns_req = NULL;
+	}
+	probe_close_io(p);
+	evtimer_del(&p->deadline);
+	if (p->state == PS_QUEUED) {
+		TAILQ_REMOVE(&pe->queue, p, entry);
+		pe->nqueued--;
+	} else {
+		TAILQ_REMOVE(&pe->active, p, entry);
+		pe->nactive--;
+		pe->fd_starved = 0;
+	}
+	p->state = PS_DONE;
+	p->res.outcome = o;
+	event_active(&p->finish, EV_TIMEOUT, 0);
+}
+
+static void
+probe_fail(struct probe *p, enum probe_outcome o, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->res.error, sizeof(p->res.error), fmt, ap);
+	va_end(ap);
+	probe_end(p, o);
+}
+
+void
+probe_cancel(struct probe *p)
+{
+	snprintf(p->res.error, sizeof(p->res.error), "cancelled");
+	probe_end(p, PROBE_CANCELLED);
+}
+
+void
+probe_engine_cancel_all(struct probe_engine *pe)
+{
+	struct probe *p;
+
+	while ((p = TAILQ_FIRST(&pe->queue)) != NULL)
+		probe_cancel(p);
+	while ((p = TAILQ_FIRST(&pe->active)) != NULL)
+		probe_cancel(p);
+}
+
+void
+probe_engine_free(struct probe_engine *pe)
+{
+	if (pe == NULL)
+		return;
+	probe_engine_cancel_all(pe);
+	/* Deliver the cancellations now: the loop may not run again. */
+	event_base_loop(pe->base, EVLOOP_NONBLOCK);
+	if (pe->pump)
+		event_free(pe->pump);
+	SSL_CTX_free(pe->ctx);
+	X509_STORE_free(pe->trust);
+	free(pe);
+}
+
+/* --- steps --------------------------------------------------------------- */
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	int secs = (p->pe->conf.timeout_ms + 999) / 1000;
+
+	if (p->state == PS_RESOLVING)
+		probe_fail(p, PROBE_NOT_FOUND, "DNS lookup timed out after %d s",
+		    secs);
+	else
+		probe_fail(p, PROBE_NO_CERT, "timed out after %d s", secs);
+}
+
+static void
+set_timer(struct event *ev, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(ev, &tv);
+}
+
+static void
+dns_done_cb(enum dns_status st, const struct sockaddr_storage *addrs,
+    size_t n, const char *why, void *arg)
+{
+	struct probe *p = arg;
+
+	p->dns_req = NULL;
+	if (st != DNS_OK) {
+		probe_fail(p, PROBE_NOT_FOUND, "%s does not resolve (%s)", p->host,
+		    why);
+		return;
+	}
+	memcpy(p->addrs, addrs, n * sizeof(*addrs));
+	p->naddrs = n;
+	probe_connect_next(p);
+}
+
+static void
+addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%d", ip, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const void *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%d", ip, ntohs(s4->sin_port));
+	}
+}
+
+static void
+io_wait(struct probe *p, short what, event_callback_fn cb)
+{
+	if (p->io_armed)
+		event_del(&p->io);
+	event_assign(&p->io, p->pe->base, p->fd, what, cb, p);
+	event_add(&p->io, NULL);
+	p->io_armed = 1;
+}
+
+static void
+connect_error(struct probe *p, int err)
+{
+	char addr[64];
+
+	addr_text(&p->addrs[p->next_addr - 1], addr, sizeof(addr));
+	snprintf(p->last_error, sizeof(p->last_error), "%s",
+	    err == ECONNREFUSED ? "connection refused" :
+	    err == ETIMEDOUT ? "connect timed out" : strerror(err));
+	log_debug("probe %s:%d: %s: %s", p->host, p->port, addr, p->last_error);
+	probe_close_io(p);
+	probe_connect_next(p);
+}
+
+static void
+connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	connect_error(arg, ETIMEDOUT);
+}
+
+static void
+connect_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	p->io_armed = 0;
+	evtimer_del(&p->step_timer);
+	if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		connect_error(p, err);
+		return;
+	}
+	probe_handshake(p);
+}
+
+/* Puts a probe that found no descriptor back at the head of the queue. */
+static void
+probe_requeue(struct probe *p)
+{
+	struct probe_engine *pe = p->pe;
+
+	TAILQ_REMOVE(&pe->active, p, entry);
+	pe->nactive--;
+	p->state = PS_QUEUED;
+	p->next_addr--;
+	TAILQ_INSERT_HEAD(&pe->queue, p, entry);
+	pe->nqueued++;
+	if (!pe->fd_starved)
+		log_warn("probes: out of file descriptors with %zu in flight; "
+		    "queueing until one finishes", pe->nactive);
+	pe->fd_starved = 1;
+	if (pe->nactive == 0)	/* nothing will free a slot: fail honestly */
+		probe_fail(p, PROBE_NO_CERT, "no file descriptor available");
+}
+
+static void
+probe_connect_next(struct probe *p)
+{
+	const struct sockaddr_storage *ss;
+	socklen_t slen;
+
+	if (p->next_addr >= p->naddrs) {
+		probe_fail(p, PROBE_NO_CERT, "%s", p->last_error[0] ?
+		    p->last_error : "no usable address");
+		return;
+	}
+	ss = &p->addrs[p->next_addr++];
+	slen = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+	((struct sockaddr_in *)ss)->sin_port = htons(p->port);
+	p->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (p->fd == -1) {
+		if (errno == EMFILE || errno == ENFILE) {
+			probe_requeue(p);
+			return;
+		}
+		connect_error(p, errno);
+		return;
+	}
+	p->state = PS_CONNECTING;
+	if (connect(p->fd, (const struct sockaddr *)ss, slen) == 0) {
+		probe_handshake(p);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		connect_error(p, errno);
+		return;
+	}
+	io_wait(p, EV_WRITE, connect_ready_cb);
+	event_assign(&p->step_timer, p->pe->base, -1, 0, connect_timeout_cb, p);
+	set_timer(&p->step_timer, p->pe->conf.connect_timeout_ms);
+}
+
+/* One sentence for a failed handshake, draining OpenSSL's error queue. */
+static void
+handshake_error(struct probe *p, int sslerr)
+{
+	unsigned long e = ERR_get_error();
+	const char *why;
+
+	if (e != 0)
+		why = ERR_reason_error_string(e);
+	else if (sslerr == SSL_ERROR_SYSCALL && errno != 0)
+		why = strerror(errno);
+	else
+		why = "connection closed by peer";
+	ERR_clear_error();
+	probe_fail(p, PROBE_NO_CERT, "TLS handshake failed: %s",
+	    why ? why : "unknown error");
+}
+
+static void capture(struct probe *p);
+
+static void
+handshake_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+
+	p->io_armed = 0;
+	probe_handshake(p);
+}
+
+static void
+handshake_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+
+	probe_fail(p, PROBE_NO_CERT, "timed out after %d s in the TLS handshake",
+	    (p->pe->conf.handshake_timeout_ms + 999) / 1000);
+}
+
+static void
+probe_handshake(struct probe *p)
+{
+	int rc, err;
+
+	if (p->ssl == NULL) {
+		addr_text(&p->addrs[p->next_addr - 1], p->res.address,
+		    sizeof(p->res.address));
+		if ((p->ssl = SSL_new(p->pe->ctx)) == NULL ||
+		    SSL_set_fd(p->ssl, p->fd) != 1 ||
+		    (p->sni != NULL &&
+		    SSL_set_tlsext_host_name(p->ssl, p->sni) != 1)) {
+			handshake_error(p, SSL_ERROR_SSL);
+			return;
+		}
+		SSL_set_connect_state(p->ssl);
+		p->state = PS_HANDSHAKING;
+		event_assign(&p->step_timer, p->pe->base, -1, 0,
+		    handshake_timeout_cb, p);
+		set_timer(&p->step_timer, p->pe->conf.handshake_timeout_ms);
+	}
+	ERR_clear_error();
+	errno = 0;
+	rc = SSL_do_handshake(p->ssl);
+	if (rc == 1) {
+		capture(p);
+		return;
+	}
+	switch ((err = SSL_get_error(p->ssl, rc))) {
+	case SSL_ERROR_WANT_READ:
+		io_wait(p, EV_READ, handshake_io_cb);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		io_wait(p, EV_WRITE, handshake_io_cb);
+		return;
+	default:
+		handshake_error(p, err);
+	}
+}
+
+/* --- judging the chain --------------------------------------------------- */
+
+static int
+chain_to_pem(STACK_OF(X509) *chain, struct probe_result *res)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char digest[32];
+	char *data;
+	long n;
+	int ok = bio != NULL && md != NULL &&
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+
+	for (int i = 0; ok && i < sk_X509_num(chain) && i < PROBE_CHAIN_MAX; i++) {
+		X509 *c = sk_X509_value(chain, i);
+		unsigned char *der = NULL;
+		int len = i2d_X509(c, &der);
+
+		ok = len > 0 && EVP_DigestUpdate(md, der, len) == 1 &&
+		    PEM_write_bio_X509(bio, c) == 1;
+		OPENSSL_free(der);
+		res->chain_length++;
+	}
+	if (ok && EVP_DigestFinal_ex(md, digest, NULL) == 1 &&
+	    (n = BIO_get_mem_data(bio, &data)) > 0 &&
+	    (res->chain_pem = strndup(data, n)) != NULL) {
+		for (int i = 0; i < 32; i++)
+			snprintf(res->chain_sha256 + 2 * i, 3, "%02x", digest[i]);
+	} else
+		ok = 0;
+	EVP_MD_CTX_free(md);
+	BIO_free(bio);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
+
+static void
+judge_chain(struct probe *p, X509 *leaf, STACK_OF(X509) *chain)
+{
+	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
+	struct probe_result *res = &p->res;
+	int rc;
+
+	if (vctx == NULL ||
+	    X509_STORE_CTX_init(vctx, p->pe->trust, leaf, chain) != 1) {
+		snprintf(res->verify_error, sizeof(res->verify_error),
+		    "cannot verify: out of memory");
+	} else {
+		rc = X509_verify_cert(vctx);
+		res->chain_valid = rc == 1;
+		if (rc != 1)
+			snprintf(res->verify_error, sizeof(res->verify_error), "%s",
+			    X509_verify_cert_error_string(
+			    X509_STORE_CTX_get_error(vctx)));
+	}
+	X509_STORE_CTX_free(vctx);
+	if (p->verify_is_ip)
+		res->hostname_match = X509_check_ip_asc(leaf, p->verify_name, 0) == 1;
+	else
+		res->hostname_match = X509_check_host(leaf, p->verify_name, 0, 0,
+		    NULL) == 1;
+	ERR_clear_error();
+}
+
+static void
+capture(struct probe *p)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(p->ssl);
+	X509 *leaf;
+	char err[256];
+
+	if (chain == NULL || sk_X509_num(chain) == 0 ||
+	    (leaf = sk_X509_value(chain, 0)) == NULL) {
+		probe_fail(p, PROBE_NO_CERT, "no certificate presented");
+		return;
+	}
+	snprintf(p->res.tls_version, sizeof(p->res.tls_version), "%s",
+	    SSL_get_version(p->ssl));
+	snprintf(p->res.cipher, sizeof(p->res.cipher), "%s",
+	    SSL_CIPHER_get_name(SSL_get_current_cipher(p->ssl)));
+	if ((p->res.leaf = x509_facts_from_cert(leaf, err, sizeof(err))) == NULL) {
+		probe_fail(p, PROBE_NO_CERT, "unusable certificate: %s", err);
+		return;
+	}
+	if (chain_to_pem(chain, &p->res) == -1) {
+		probe_fail(p, PROBE_NO_CERT, "cannot encode the presented chain");
+		return;
+	}
+	judge_chain(p, leaf, chain);
+	probe_end(p, PROBE_OK);
+}
+
+/* --- starting ------------------------------------------------------------ */
+
+static int
+parse_ip_literal(const char *host, int port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		return 0;
+	}
+	return -1;
+}
+
+static void
+probe_begin(struct probe *p)
+{
+	struct probe_engine *pe = p->pe;
+
+	TAILQ_REMOVE(&pe->queue, p, entry);
+	pe->nqueued--;
+	TAILQ_INSERT_TAIL(&pe->active, p, entry);
+	pe->nactive++;
+	if (!evtimer_pending(&p->deadline, NULL))
+		set_timer(&p->deadline, pe->conf.timeout_ms);
+	if (p->naddrs > 0) {		/* an IP literal, or a requeued probe */
+		probe_connect_next(p);
+		return;
+	}
+	p->state = PS_RESOLVING;
+	if ((p->dns_req = dns_resolve(pe->dns, p->host, dns_done_cb, p)) == NULL)
+		probe_fail(p, PROBE_NOT_FOUND, "out of memory resolving %s",
+		    p->host);
+}
+
+static void
+engine_pump_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe_engine *pe = arg;
+	struct probe *p;
+
+	while (!pe->fd_starved && pe->nactive < (size_t)pe->conf.concurrency &&
+	    (p = TAILQ_FIRST(&pe->queue)) != NULL)
+		probe_begin(p);
+}
+
+struct probe *
+probe_start(struct probe_engine *pe, const char *host, int port,
+    const char *sni, probe_done_cb *done, void *arg)
+{
+	struct probe *p = calloc(1, sizeof(*p));
+	struct sockaddr_storage probe_scratch;
+
+	if (p == NULL)
+		return NULL;
+	p->pe = pe;
+	p->fd = -1;
+	p->port = port;
+	p->done = done;
+	p->arg = arg;
+	p->host = strdup(host);
+	if (parse_ip_literal(host, port, &p->addrs[0]) == 0) {
+		p->host_is_ip = 1;
+		p->naddrs = 1;
+	}
+	/* SNI carries names only (RFC 6066); an IP literal sends none. */
+	if (sni != NULL)
+		p->sni = strdup(sni);
+	else if (!p->host_is_ip)
+		p->sni = strdup(host);
+	p->verify_name = strdup(sni ? sni : host);
+	p->verify_is_ip = sni == NULL ? p->host_is_ip :
+	    parse_ip_literal(sni, port, &probe_scratch) == 0;
+	if (p->host == NULL || p->verify_name == NULL ||
+	    ((sni != NULL || !p->host_is_ip) && p->sni == NULL)) {
+		probe_free(p);
+		return NULL;
+	}
+	evtimer_assign(&p->deadline, pe->base, deadline_cb, p);
+	evtimer_assign(&p->step_timer, pe->base, connect_timeout_cb, p);
+	event_assign(&p->finish, pe->base, -1, 0, probe_finish_cb, p);
+	p->state = PS_QUEUED;
+	TAILQ_INSERT_TAIL(&pe->queue, p, entry);
+	pe->nqueued++;
+	engine_pump_later(pe);
+	return p;
+}
