@@ -84,7 +84,7 @@ check_dir() {
 
 run_valgrind() {
 	log "valgrind: unit tests"
-	for t in test_wire test_x509 test_store test_config; do
+	for t in test_wire test_x509 test_store test_config test_schedule; do
 		rc=0
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		    --error-exitcode=99 build/tests/unit/$t >build/valgrind-$t.out 2>&1 || rc=$?
@@ -105,8 +105,9 @@ run_fuzzers() {
 	build build-fuzz CC=clang --enable-fuzzing --disable-unit-tests \
 	    CFLAGS="-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	    LDFLAGS="-fsanitize=address,undefined"
-	make -s -C build-fuzz -j"$JOBS" tests/fuzz/fuzz_frame tests/fuzz/fuzz_pem >/dev/null
-	for t in frame pem; do
+	make -s -C build-fuzz -j"$JOBS" tests/fuzz/fuzz_frame tests/fuzz/fuzz_pem \
+	    tests/fuzz/fuzz_target >/dev/null
+	for t in frame pem target; do
 		work=build-fuzz/corpus-$t
 		mkdir -p "$work"
 		cp -f tests/fuzz/corpus/$t/* "$work/"
