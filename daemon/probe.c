@@ -32,6 +32,8 @@
 #define PROBE_MAX_CERT_LIST	(128 * 1024)
 /* Longest chain examined. */
 #define PROBE_CHAIN_MAX		16
+/* Distinct presented intermediate sets remembered as verified. */
+#define PROBE_VERIFIED_MAX	4096
 
 enum probe_state {
 	PS_QUEUED,
@@ -75,6 +77,15 @@ struct probe_engine {
 	struct probe_conf	 conf;
 	SSL_CTX			*ctx;
 	X509_STORE		*trust;
+	/*
+	 * Intermediates already verified up to a trust anchor, as a store with
+	 * X509_V_FLAG_PARTIAL_CHAIN, and the digests of the presented sets they
+	 * came in: a probe presenting a known set checks only its leaf's
+	 * signature instead of the whole chain again.
+	 */
+	X509_STORE		*verified;
+	unsigned char		(*verified_sets)[32];
+	size_t			 nverified;
 	struct probe_list	 queue;
 	struct probe_list	 active;
 	size_t			 nqueued;
@@ -109,6 +120,12 @@ engine_load_trust(struct probe_engine *pe, const char *ca_file, char *err,
 	}
 	X509_STORE_free(pe->trust);
 	pe->trust = st;
+	/* New anchors: what was verified under the old ones is forgotten. */
+	X509_STORE_free(pe->verified);
+	if ((pe->verified = X509_STORE_new()) == NULL)
+		goto fail;
+	X509_STORE_set_flags(pe->verified, X509_V_FLAG_PARTIAL_CHAIN);
+	pe->nverified = 0;
 	return 0;
 fail:
 	snprintf(err, errlen, "out of memory");
@@ -308,6 +325,8 @@ probe_engine_free(struct probe_engine *pe)
 		event_free(pe->pump);
 	SSL_CTX_free(pe->ctx);
 	X509_STORE_free(pe->trust);
+	X509_STORE_free(pe->verified);
+	free(pe->verified_sets);
 	free(pe);
 }
 
@@ -588,25 +607,93 @@ chain_to_pem(STACK_OF(X509) *chain, struct probe_result *res)
 	return ok ? 0 : -1;
 }
 
+/* SHA-256 over the DER of the presented certificates after the leaf. */
+static int
+intermediates_digest(STACK_OF(X509) *chain, unsigned char out[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+
+	for (int i = 1; ok && i < sk_X509_num(chain) && i < PROBE_CHAIN_MAX; i++) {
+		unsigned char *der = NULL;
+		int len = i2d_X509(sk_X509_value(chain, i), &der);
+
+		ok = len > 0 && EVP_DigestUpdate(md, der, len) == 1;
+		OPENSSL_free(der);
+	}
+	ok = ok && EVP_DigestFinal_ex(md, out, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : -1;
+}
+
+static int
+verified_set_known(const struct probe_engine *pe, const unsigned char d[32])
+{
+	for (size_t i = 0; i < pe->nverified; i++)
+		if (memcmp(pe->verified_sets[i], d, 32) == 0)
+			return 1;
+	return 0;
+}
+
+/* Remembers the intermediates of a chain that verified in full. */
+static void
+verified_set_add(struct probe_engine *pe, X509_STORE_CTX *vctx,
+    const unsigned char d[32])
+{
+	STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(vctx);
+	int n = built ? sk_X509_num(built) : 0;
+
+	if (pe->nverified >= PROBE_VERIFIED_MAX || n < 3)
+		return;
+	if (pe->nverified % 64 == 0) {
+		void *p = realloc(pe->verified_sets,
+		    (pe->nverified + 64) * sizeof(*pe->verified_sets));
+		if (p == NULL)
+			return;
+		pe->verified_sets = p;
+	}
+	/* Everything between the leaf and the anchor. */
+	for (int i = 1; i < n - 1; i++)
+		X509_STORE_add_cert(pe->verified, sk_X509_value(built, i));
+	memcpy(pe->verified_sets[pe->nverified++], d, 32);
+}
+
+/* Verifies leaf against store; returns 1 or 0, with ctx kept for the caller. */
+static int
+verify_in(X509_STORE *store, X509 *leaf, STACK_OF(X509) *chain,
+    X509_STORE_CTX *vctx)
+{
+	X509_STORE_CTX_cleanup(vctx);
+	if (X509_STORE_CTX_init(vctx, store, leaf, chain) != 1)
+		return -1;
+	return X509_verify_cert(vctx) == 1;
+}
+
 static void
 judge_chain(struct probe *p, X509 *leaf, STACK_OF(X509) *chain)
 {
+	struct probe_engine *pe = p->pe;
 	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
 	struct probe_result *res = &p->res;
-	int rc;
+	unsigned char d[32];
+	int known, rc = -1;
 
-	if (vctx == NULL ||
-	    X509_STORE_CTX_init(vctx, p->pe->trust, leaf, chain) != 1) {
+	known = intermediates_digest(chain, d) == 0 && verified_set_known(pe, d);
+	if (vctx != NULL && known)
+		rc = verify_in(pe->verified, leaf, chain, vctx);
+	/* Unknown sets, and any doubt, get the full verification. */
+	if (vctx != NULL && rc != 1) {
+		rc = verify_in(pe->trust, leaf, chain, vctx);
+		if (rc == 1 && !known)
+			verified_set_add(pe, vctx, d);
+	}
+	res->chain_valid = rc == 1;
+	if (rc == -1 || vctx == NULL)
 		snprintf(res->verify_error, sizeof(res->verify_error),
 		    "cannot verify: out of memory");
-	} else {
-		rc = X509_verify_cert(vctx);
-		res->chain_valid = rc == 1;
-		if (rc != 1)
-			snprintf(res->verify_error, sizeof(res->verify_error), "%s",
-			    X509_verify_cert_error_string(
-			    X509_STORE_CTX_get_error(vctx)));
-	}
+	else if (rc == 0)
+		snprintf(res->verify_error, sizeof(res->verify_error), "%s",
+		    X509_verify_cert_error_string(X509_STORE_CTX_get_error(vctx)));
 	X509_STORE_CTX_free(vctx);
 	if (p->verify_is_ip)
 		res->hostname_match = X509_check_ip_asc(leaf, p->verify_name, 0) == 1;

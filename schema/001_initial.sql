@@ -2,7 +2,7 @@
 -- Times are UTC seconds since the epoch; RFC 3339 only at the edges.
 
 CREATE TABLE tracked (
-	id			INTEGER PRIMARY KEY,
+	id			INTEGER PRIMARY KEY AUTOINCREMENT,	-- ids never reused: events name them
 	source			TEXT NOT NULL CHECK (source IN ('pem', 'host')),
 	active			INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
 	check_error		TEXT,

@@ -34,6 +34,16 @@ expect_eq "limit" "$(echo "$OUT" | jq length)" 2
 run_cf --json events --item "$B"
 expect_eq "filter by item" "$(echo "$OUT" | jq -r '[.[].kind] | join(",")')" added
 
+
+# Ids are never reused, so the feed of a deleted item stays its own.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/k.pem" -out "$T/c.pem" -subj "/CN=c.example" -days 10 2>/dev/null
+"$CERTFLEET" track delete "$B" >/dev/null
+C=$("$CERTFLEET" --json track add --pem "$T/c.pem" | jq .id)
+[ "$C" -gt "$B" ] && pass || fail "id $C reused after deleting $B"
+run_cf --json events --item "$C"
+expect_eq "new item has only its own events" "$(echo "$OUT" | jq length)" 1
+
 # Human view: a table with a header.
 run_cf events
 expect_contains "table header" "$OUT" "TIME"
@@ -49,5 +59,5 @@ expect_eq "bad item" "$RC" 2
 stop_daemon
 start_daemon
 run_cf --json events
-expect_eq "events after restart" "$(echo "$OUT" | jq length)" 5
+expect_eq "events after restart" "$(echo "$OUT" | jq length)" 7
 finish
