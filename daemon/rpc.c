@@ -56,6 +56,7 @@ struct rpc_call {
 struct rpc_server {
 	struct event_base	*base;
 	struct evconnlistener	*listener;
+	struct event		*accept_pause;
 	char			*path;
 	gid_t			 group;
 	int			 max_clients;
@@ -219,10 +220,26 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 }
 
 static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rpc_server *srv = arg;
+
+	if (srv->listener != NULL && srv->nclients < srv->max_clients)
+		evconnlistener_enable(srv->listener);
+}
+
+static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	/* EMFILE and friends: the listener retries on the next event. */
-	log_warn("rpc: accept failed: %s", strerror(errno));
+	struct rpc_server *srv = arg;
+	struct timeval pause = { 0, 100 * 1000 };
+
+	/* Out of descriptors the socket stays readable: without a pause the
+	 * loop would spin on accept(). */
+	log_warn("rpc: accept failed: %s; pausing new clients for 100 ms",
+	    strerror(EVUTIL_SOCKET_ERROR()));
+	evconnlistener_disable(l);
+	evtimer_add(srv->accept_pause, &pause);
 }
 
 /* --- calls --------------------------------------------------------------- */
@@ -627,6 +644,11 @@ rpc_server_new(struct event_base *base, const struct rpc_server_conf *conf,
 		return NULL;
 	}
 	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
+	if ((srv->accept_pause = evtimer_new(base, accept_resume_cb, srv)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rpc_server_free(srv);
+		return NULL;
+	}
 	return srv;
 }
 
@@ -656,6 +678,8 @@ rpc_server_free(struct rpc_server *srv)
 			free(conn);
 		}
 	}
+	if (srv->accept_pause != NULL)
+		event_free(srv->accept_pause);
 	free(srv->path);
 	free(srv);
 }
