@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "certfleet/wire.h"
 #include "api.h"
 #include "config.h"
@@ -39,6 +41,7 @@ struct bulk {
 	struct bulk_cause	 causes[BULK_CAUSES_MAX];
 	size_t			 ncauses;
 	int64_t			 last_progress_ms;
+	struct event		*tick;		/* sends a held-back progress */
 };
 
 static int64_t
@@ -71,13 +74,29 @@ bulk_count_cause(struct bulk *b, const char *cause)
 }
 
 static void
+bulk_free(struct bulk *b)
+{
+	event_free(b->tick);
+	free(b->text);
+	free(b->ids);
+	free(b);
+}
+
+static void
 bulk_progress(struct bulk *b, int force)
 {
 	int64_t t = now_ms();
 	msgpack_packer *pk;
 
-	if (!force && t - b->last_progress_ms < BULK_PROGRESS_MS)
+	if (!force && t - b->last_progress_ms < BULK_PROGRESS_MS) {
+		/* Held back, not dropped: it goes out when the interval ends. */
+		struct timeval tv = { 0,
+		    (BULK_PROGRESS_MS - (t - b->last_progress_ms)) * 1000 };
+		if (!evtimer_pending(b->tick, NULL))
+			evtimer_add(b->tick, &tv);
 		return;
+	}
+	evtimer_del(b->tick);
 	b->last_progress_ms = t;
 	pk = rpc_call_stream_begin(b->call);
 	msgpack_pack_map(pk, 4);
@@ -108,9 +127,7 @@ bulk_finish(struct bulk *b)
 	for (size_t i = 0; i < b->ncauses; i++)
 		wire_pack_kv_int(pk, b->causes[i].text, b->causes[i].n);
 	rpc_call_reply(b->call);
-	free(b->text);
-	free(b->ids);
-	free(b);
+	bulk_free(b);
 }
 
 static void bulk_feed(struct bulk *b);
@@ -228,12 +245,23 @@ bulk_feed(struct bulk *b)
 		bulk_finish(b);
 }
 
+static void
+bulk_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	bulk_progress(arg, 1);
+}
+
 static struct bulk *
 bulk_new(struct rpc_call *call)
 {
 	struct bulk *b = calloc(1, sizeof(*b));
 	struct daemon *d = rpc_call_ctx(call);
 
+	if (b != NULL &&
+	    (b->tick = evtimer_new(d->base, bulk_tick_cb, b)) == NULL) {
+		free(b);
+		b = NULL;
+	}
 	if (b == NULL) {
 		rpc_call_error(call, WIRE_RESOURCE_EXHAUSTED, "out of memory");
 		return NULL;
@@ -259,7 +287,7 @@ api_track_import(struct rpc_call *call, const msgpack_object *params)
 		return;
 	/* The request's buffer goes away when this returns: copy. */
 	if ((b->text = malloc(len ? len : 1)) == NULL) {
-		free(b);
+		bulk_free(b);
 		rpc_call_error(call, WIRE_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
@@ -298,8 +326,7 @@ api_track_check_all(struct rpc_call *call, const msgpack_object *params)
 	    (b = bulk_new(call)) == NULL)
 		return;
 	if (store_active_hosts_each(b->d->store, collect_id, b) == -1) {
-		free(b->ids);
-		free(b);
+		bulk_free(b);
 		rpc_call_error(call, WIRE_UNAVAILABLE,
 		    "database: cannot list host items");
 		return;

@@ -28,6 +28,18 @@ struct daemon {
 	int			 stopping;
 };
 
+/*
+ * Event priorities: the loop runs all ready events of a higher priority
+ * before any of a lower one, and gives up lower-priority work after
+ * LOOP_SLICE_MS to poll again.  So a burst of thousands of handshakes never
+ * keeps an RPC answer waiting for more than a slice.
+ */
+#define PRIO_RPC	0	/* control socket, commits that answers wait for */
+#define PRIO_DEFAULT	1	/* DNS, signals, everything else */
+#define PRIO_BULK	2	/* probes and the scheduler */
+#define PRIO_COUNT	3
+#define LOOP_SLICE_MS	10
+
 /* An error for the edge to report: a gRPC status code and one sentence. */
 struct cf_err {
 	int	 code;

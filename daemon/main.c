@@ -447,6 +447,26 @@ start(struct runtime *rt, char *err, size_t errlen)
 	return 0;
 }
 
+/* One loop, with priorities and a bounded slice for bulk work. */
+static struct event_base *
+loop_new(void)
+{
+	struct event_config *ec = event_config_new();
+	struct timeval slice = { 0, LOOP_SLICE_MS * 1000 };
+	struct event_base *base = NULL;
+
+	if (ec == NULL)
+		return NULL;
+	if (event_config_set_max_dispatch_interval(ec, &slice, -1,
+	    PRIO_DEFAULT) == 0 && (base = event_base_new_with_config(ec)) != NULL &&
+	    event_base_priority_init(base, PRIO_COUNT) == -1) {
+		event_base_free(base);
+		base = NULL;
+	}
+	event_config_free(ec);
+	return base;
+}
+
 static int
 add_signals(struct runtime *rt)
 {
@@ -513,7 +533,7 @@ main(int argc, char **argv)
 	log_configure(rt.d.cfg->log_level, rt.d.cfg->syslog);
 	raise_fd_limit();
 	rt.d.started_at = (int64_t)time(NULL);
-	if ((rt.d.base = event_base_new()) == NULL || add_signals(&rt) == -1) {
+	if ((rt.d.base = loop_new()) == NULL || add_signals(&rt) == -1) {
 		log_error("cannot set up the event loop");
 		goto out;
 	}

@@ -23,6 +23,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "daemon.h"
 #include "dns.h"
 #include "log.h"
 #include "probe.h"
@@ -176,7 +177,8 @@ probe_engine_new(struct event_base *base, struct dns *dns,
 	TAILQ_INIT(&pe->active);
 	if ((pe->ctx = engine_ssl_ctx(err, errlen)) == NULL ||
 	    probe_engine_reconfigure(pe, conf, err, errlen) == -1 ||
-	    (pe->pump = event_new(base, -1, 0, engine_pump_cb, pe)) == NULL) {
+	    (pe->pump = event_new(base, -1, 0, engine_pump_cb, pe)) == NULL ||
+	    event_priority_set(pe->pump, PRIO_BULK) == -1) {
 		if (pe->pump == NULL && err[0] == '\0')
 			snprintf(err, errlen, "out of memory");
 		probe_engine_free(pe);
@@ -392,6 +394,7 @@ io_wait(struct probe *p, short what, event_callback_fn cb)
 	if (p->io_armed)
 		event_del(&p->io);
 	event_assign(&p->io, p->pe->base, p->fd, what, cb, p);
+	event_priority_set(&p->io, PRIO_BULK);
 	event_add(&p->io, NULL);
 	p->io_armed = 1;
 }
@@ -490,6 +493,7 @@ probe_connect_next(struct probe *p)
 	}
 	io_wait(p, EV_WRITE, connect_ready_cb);
 	event_assign(&p->step_timer, p->pe->base, -1, 0, connect_timeout_cb, p);
+	event_priority_set(&p->step_timer, PRIO_BULK);
 	set_timer(&p->step_timer, p->pe->conf.connect_timeout_ms);
 }
 
@@ -550,6 +554,7 @@ probe_handshake(struct probe *p)
 		p->state = PS_HANDSHAKING;
 		event_assign(&p->step_timer, p->pe->base, -1, 0,
 		    handshake_timeout_cb, p);
+		event_priority_set(&p->step_timer, PRIO_BULK);
 		set_timer(&p->step_timer, p->pe->conf.handshake_timeout_ms);
 	}
 	ERR_clear_error();
@@ -820,6 +825,9 @@ probe_start(struct probe_engine *pe, const char *host, int port,
 	evtimer_assign(&p->deadline, pe->base, deadline_cb, p);
 	evtimer_assign(&p->step_timer, pe->base, connect_timeout_cb, p);
 	event_assign(&p->finish, pe->base, -1, 0, probe_finish_cb, p);
+	event_priority_set(&p->deadline, PRIO_BULK);
+	event_priority_set(&p->step_timer, PRIO_BULK);
+	event_priority_set(&p->finish, PRIO_BULK);
 	p->state = PS_QUEUED;
 	TAILQ_INSERT_TAIL(&pe->queue, p, entry);
 	pe->nqueued++;

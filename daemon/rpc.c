@@ -20,6 +20,7 @@
 #include <event2/listener.h>
 
 #include "certfleet/wire.h"
+#include "daemon.h"
 #include "log.h"
 #include "rpc.h"
 
@@ -205,6 +206,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	conn->role = role_for(srv, cred.uid, cred.gid);
 	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    conn);
+	bufferevent_priority_set(conn->bev, PRIO_RPC);
+	event_priority_set(conn->kick, PRIO_RPC);
 	/* Never buffer more than one whole frame from a client. */
 	bufferevent_setwatermark(conn->bev, EV_READ, 0,
 	    WIRE_FRAME_MAX + WIRE_HDR_LEN);

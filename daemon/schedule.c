@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "daemon.h"
 #include "log.h"
 #include "schedule.h"
 #include "store.h"
@@ -118,6 +119,7 @@ scheduler_new(struct event_base *base, struct store *st,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	event_priority_set(s->timer, PRIO_BULK);
 	s->base = base;
 	s->st = st;
 	s->start = start;

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "store.h"
 #include "x509.h"
@@ -302,6 +303,9 @@ store_open(struct event_base *base, const char *path, int commit_interval_ms,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* Answers wait for the commit: it runs with them, before bulk work. */
+	if (st->commit_ev != NULL && event_base_get_npriorities(base) > PRIO_RPC)
+		event_priority_set(st->commit_ev, PRIO_RPC);
 	return st;
 fail:
 	store_close(st);
