@@ -133,10 +133,17 @@ bulk_finish(struct bulk *b)
 static void bulk_feed(struct bulk *b);
 
 static void
-bulk_one_done(struct store_item *item, const struct cf_err *e, void *arg)
+bulk_one_done(struct store_item *item, int created, const struct cf_err *e,
+    void *arg)
 {
 	struct bulk *b = arg;
 
+	if (item != NULL && b->import) {
+		if (created)
+			b->added++;
+		else
+			b->updated++;
+	}
 	store_item_free(item);
 	b->in_flight--;
 	b->done++;
@@ -188,7 +195,6 @@ bulk_start_import(struct bulk *b, struct cf_err *e)
 {
 	char line[BULK_LINE_MAX], *sni;
 	struct track_target t;
-	int64_t id;
 	int rc;
 
 	if ((rc = next_line(b, line, sizeof(line))) == 0)
@@ -205,11 +211,6 @@ bulk_start_import(struct bulk *b, struct cf_err *e)
 		bulk_fail_input(b, "invalid input");
 		return 1;
 	}
-	if (store_item_find_host(b->d->store, t.host, t.port,
-	    t.sni[0] ? t.sni : NULL, &id) == 0)
-		b->updated++;
-	else
-		b->added++;
 	if (track_import_host(b->d, &t, bulk_one_done, b, e) == -1) {
 		bulk_fail_input(b, e->msg);
 		return 1;

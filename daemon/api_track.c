@@ -122,7 +122,8 @@ reply_item(struct rpc_call *call, struct store_item *item)
 
 /* The answer to a single check: the item, or the error that stopped it. */
 static void
-check_reply(struct store_item *item, const struct cf_err *e, void *arg)
+check_reply(struct store_item *item, int created, const struct cf_err *e,
+    void *arg)
 {
 	struct rpc_call *call = arg;
 

@@ -477,7 +477,7 @@ check_probe_done(const struct probe_result *cres, void *arg)
 	struct cf_err pe = { 0 }, e = { 0 };
 	char *prev = NULL;
 	int64_t now = clock_now(), id = c->id;
-	int is_new;
+	int is_new = 0;
 
 	if (res->outcome == PROBE_CANCELLED) {
 		cf_err_set(&e, WIRE_CANCELLED, "check cancelled: certfleetd is "
@@ -518,7 +518,7 @@ check_probe_done(const struct probe_result *cres, void *arg)
 		e = pe;
 out:
 	free(prev);
-	c->done(item, e.code ? &e : NULL, c->arg);
+	c->done(item, item != NULL && is_new, e.code ? &e : NULL, c->arg);
 	free(c);
 }
 
@@ -589,7 +589,8 @@ track_check(struct daemon *d, int64_t id, const char *origin,
 }
 
 static void
-scheduled_done(struct store_item *item, const struct cf_err *e, void *arg)
+scheduled_done(struct store_item *item, int created, const struct cf_err *e,
+    void *arg)
 {
 	struct daemon *d = arg;
 

@@ -60,10 +60,11 @@ int	 track_parse_target(const char *text, const char *sni,
 
 /*
  * Called once when a check ends: item is the item as now stored (the callee
- * owns it; NULL when nothing was stored), e says why it failed or is NULL.
+ * owns it; NULL when nothing was stored), created says this check stored it
+ * first, e says why it failed or is NULL.
  */
-typedef void	 track_done_fn(struct store_item *item, const struct cf_err *e,
-		    void *arg);
+typedef void	 track_done_fn(struct store_item *item, int created,
+		    const struct cf_err *e, void *arg);
 
 /* Probes t and stores it only if a certificate came back (Track.Add). */
 int	 track_add_host(struct daemon *d, const struct track_target *t,
