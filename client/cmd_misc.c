@@ -105,23 +105,8 @@ cmd_events(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (cli->json)
 		out_json(&r.result);
-	else {
-		struct out_table *t = out_table_new(4, headers);
-
-		for (uint32_t i = 0; t && r.result.type == MSGPACK_OBJECT_ARRAY &&
-		    i < r.result.via.array.size; i++) {
-			char bufs[4][1024];
-			const char *cells[4];
-
-			for (int c = 0; c < 4; c++)
-				cells[c] = out_text(&r.result.via.array.ptr[i],
-				    keys[c], ",", bufs[c], sizeof(bufs[c]));
-			out_table_add(t, cells);
-		}
-		if (t)
-			out_table_print(t, stdout);
-		out_table_free(t);
-	}
+	else
+		out_table_of(&r.result, 4, headers, keys);
 	cf_reply_free(&r);
 	return EXIT_OK;
 }
@@ -140,23 +125,8 @@ cmd_methods(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (cli->json)
 		out_json(&r.result);
-	else {
-		struct out_table *t = out_table_new(3, headers);
-
-		for (uint32_t i = 0; t && r.result.type == MSGPACK_OBJECT_ARRAY &&
-		    i < r.result.via.array.size; i++) {
-			char bufs[3][512];
-			const char *cells[3];
-
-			for (int c = 0; c < 3; c++)
-				cells[c] = out_text(&r.result.via.array.ptr[i],
-				    keys[c], ",", bufs[c], sizeof(bufs[c]));
-			out_table_add(t, cells);
-		}
-		if (t)
-			out_table_print(t, stdout);
-		out_table_free(t);
-	}
+	else
+		out_table_of(&r.result, 3, headers, keys);
 	cf_reply_free(&r);
 	return EXIT_OK;
 }

@@ -34,4 +34,8 @@ int		 out_table_add(struct out_table *t, const char *const *cells);
 void		 out_table_print(struct out_table *t, FILE *fp);
 void		 out_table_free(struct out_table *t);
 
+/* Prints an array of maps as a table: one column per key, under headers. */
+void		 out_table_of(const msgpack_object *rows, size_t ncols,
+		    const char *const *headers, const char *const *keys);
+
 #endif

@@ -91,13 +91,15 @@ run_valgrind() {
 		[ $rc -eq 0 ] || tail -30 build/valgrind-$t.out
 		tally "valgrind $t" $rc
 	done
-	log "valgrind: daemon under the integration suite's PEM scenario"
-	rc=0
-	CF_DAEMON_WRAPPER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
-	    CF_BUILDDIR="$ROOT/build" CF_SRCDIR="$ROOT" \
-	    sh tests/integration/daemon_life.sh >build/valgrind-daemon.out 2>&1 || rc=$?
-	[ $rc -eq 0 ] || tail -40 build/valgrind-daemon.out
-	tally "valgrind certfleetd" $rc
+	for t in daemon_life host_schedule; do
+		log "valgrind: certfleetd under tests/integration/$t.sh"
+		rc=0
+		CF_DAEMON_WRAPPER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
+		    CF_BUILDDIR="$ROOT/build" CF_SRCDIR="$ROOT" \
+		    sh tests/integration/$t.sh >build/valgrind-$t.out 2>&1 || rc=$?
+		[ $rc -eq 0 ] || tail -40 build/valgrind-$t.out
+		tally "valgrind certfleetd ($t)" $rc
+	done
 }
 
 run_fuzzers() {

@@ -158,3 +158,14 @@ api_pack_time(msgpack_packer *pk, const char *key, int64_t t)
 	else
 		wire_pack_str(pk, clock_rfc3339(t, buf, sizeof(buf)));
 }
+
+void
+api_reply_array(struct rpc_call *call, msgpack_sbuffer *sb, size_t n)
+{
+	msgpack_packer *pk = rpc_call_result(call);
+
+	msgpack_pack_array(pk, n);
+	msgpack_sbuffer_write(pk->data, sb->data, sb->size);
+	msgpack_sbuffer_destroy(sb);
+	rpc_call_reply(call);
+}

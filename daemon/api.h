@@ -34,6 +34,12 @@ int	 api_param_str(struct rpc_call *call, const msgpack_object *params,
 /* Answers the call with e's code and message. */
 void	 api_fail(struct rpc_call *call, const struct cf_err *e);
 
+/*
+ * Answers with an array of n values already packed into sb (items are packed
+ * apart first, since their count is known only at the end); destroys sb.
+ */
+void	 api_reply_array(struct rpc_call *call, msgpack_sbuffer *sb, size_t n);
+
 void	 api_pack_time(msgpack_packer *pk, const char *key, int64_t t);
 void	 api_pack_item(msgpack_packer *pk, const struct store_item *item,
 	    int64_t now);

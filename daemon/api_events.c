@@ -56,9 +56,5 @@ api_events_list(struct rpc_call *call, const msgpack_object *params)
 		rpc_call_error(call, WIRE_UNAVAILABLE, "%s", err);
 		return;
 	}
-	msgpack_packer *pk = rpc_call_result(call);
-	msgpack_pack_array(pk, ctx.n);
-	msgpack_sbuffer_write(pk->data, ctx.sb.data, ctx.sb.size);
-	msgpack_sbuffer_destroy(&ctx.sb);
-	rpc_call_reply(call);
+	api_reply_array(call, &ctx.sb, ctx.n);
 }

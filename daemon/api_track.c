@@ -319,11 +319,7 @@ api_track_list(struct rpc_call *call, const msgpack_object *params)
 		rpc_call_error(call, WIRE_UNAVAILABLE, "%s", err);
 		return;
 	}
-	msgpack_packer *pk = rpc_call_result(call);
-	msgpack_pack_array(pk, ctx.n);
-	msgpack_sbuffer_write(pk->data, ctx.sb.data, ctx.sb.size);
-	msgpack_sbuffer_destroy(&ctx.sb);
-	rpc_call_reply(call);
+	api_reply_array(call, &ctx.sb, ctx.n);
 }
 
 void
@@ -397,11 +393,7 @@ api_track_history(struct rpc_call *call, const msgpack_object *params)
 		rpc_call_error(call, WIRE_UNAVAILABLE, "%s", err);
 		return;
 	}
-	msgpack_packer *pk = rpc_call_result(call);
-	msgpack_pack_array(pk, ctx.n);
-	msgpack_sbuffer_write(pk->data, ctx.sb.data, ctx.sb.size);
-	msgpack_sbuffer_destroy(&ctx.sb);
-	rpc_call_reply(call);
+	api_reply_array(call, &ctx.sb, ctx.n);
 }
 
 static int

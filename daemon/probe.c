@@ -37,6 +37,13 @@
 /* Distinct presented intermediate sets remembered as verified. */
 #define PROBE_VERIFIED_MAX	4096
 
+/* An address in 28 bytes, not a 128-byte sockaddr_storage: probes are many. */
+union probe_addr {
+	struct sockaddr		sa;
+	struct sockaddr_in	sin;
+	struct sockaddr_in6	sin6;
+};
+
 enum probe_state {
 	PS_QUEUED,
 	PS_RESOLVING,
@@ -57,7 +64,7 @@ struct probe {
 	probe_done_cb		*done;
 	void			*arg;
 	struct dns_req		*dns_req;
-	struct sockaddr_storage	 addrs[DNS_ADDRS_MAX];
+	union probe_addr	*addrs;		/* owned; naddrs of them */
 	size_t			 naddrs;
 	size_t			 next_addr;
 	int			 fd;
@@ -246,6 +253,7 @@ probe_free(struct probe *p)
 	free(p->host);
 	free(p->sni);
 	free(p->verify_name);
+	free(p->addrs);
 	free(p);
 }
 
@@ -368,24 +376,28 @@ dns_done_cb(enum dns_status st, const struct sockaddr_storage *addrs,
 		    why);
 		return;
 	}
-	memcpy(p->addrs, addrs, n * sizeof(*addrs));
+	if ((p->addrs = calloc(n, sizeof(*p->addrs))) == NULL) {
+		probe_fail(p, PROBE_NO_CERT, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		memcpy(&p->addrs[i], &addrs[i], addrs[i].ss_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	p->naddrs = n;
 	probe_connect_next(p);
 }
 
 static void
-addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+addr_text(const union probe_addr *a, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];
 
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%d", ip, ntohs(s6->sin6_port));
+	if (a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->sin6.sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%d", ip, ntohs(a->sin6.sin6_port));
 	} else {
-		const struct sockaddr_in *s4 = (const void *)ss;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%d", ip, ntohs(s4->sin_port));
+		inet_ntop(AF_INET, &a->sin.sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%d", ip, ntohs(a->sin.sin_port));
 	}
 }
 
@@ -461,7 +473,7 @@ probe_requeue(struct probe *p)
 static void
 probe_connect_next(struct probe *p)
 {
-	const struct sockaddr_storage *ss;
+	union probe_addr *a;
 	socklen_t slen;
 
 	if (p->next_addr >= p->naddrs) {
@@ -469,11 +481,11 @@ probe_connect_next(struct probe *p)
 		    p->last_error : "no usable address");
 		return;
 	}
-	ss = &p->addrs[p->next_addr++];
-	slen = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in);
-	((struct sockaddr_in *)ss)->sin_port = htons(p->port);
-	p->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	a = &p->addrs[p->next_addr++];
+	slen = a->sa.sa_family == AF_INET6 ? sizeof(a->sin6) : sizeof(a->sin);
+	/* sin_port and sin6_port share their offset. */
+	a->sin.sin_port = htons(p->port);
+	p->fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (p->fd == -1) {
 		if (errno == EMFILE || errno == ENFILE) {
@@ -484,7 +496,7 @@ probe_connect_next(struct probe *p)
 		return;
 	}
 	p->state = PS_CONNECTING;
-	if (connect(p->fd, (const struct sockaddr *)ss, slen) == 0) {
+	if (connect(p->fd, &a->sa, slen) == 0) {
 		probe_handshake(p);
 		return;
 	}
@@ -742,12 +754,12 @@ capture(struct probe *p)
 /* --- starting ------------------------------------------------------------ */
 
 static int
-parse_ip_literal(const char *host, int port, struct sockaddr_storage *ss)
+parse_ip_literal(const char *host, int port, union probe_addr *a)
 {
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = &a->sin;
+	struct sockaddr_in6 *s6 = &a->sin6;
 
-	memset(ss, 0, sizeof(*ss));
+	memset(a, 0, sizeof(*a));
 	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons(port);
@@ -798,7 +810,7 @@ probe_start(struct probe_engine *pe, const char *host, int port,
     const char *sni, probe_done_cb *done, void *arg)
 {
 	struct probe *p = calloc(1, sizeof(*p));
-	struct sockaddr_storage probe_scratch;
+	union probe_addr scratch;
 
 	if (p == NULL)
 		return NULL;
@@ -808,7 +820,12 @@ probe_start(struct probe_engine *pe, const char *host, int port,
 	p->done = done;
 	p->arg = arg;
 	p->host = strdup(host);
-	if (parse_ip_literal(host, port, &p->addrs[0]) == 0) {
+	if (parse_ip_literal(host, port, &scratch) == 0) {
+		if ((p->addrs = malloc(sizeof(*p->addrs))) == NULL) {
+			free(p);
+			return NULL;
+		}
+		p->addrs[0] = scratch;
 		p->host_is_ip = 1;
 		p->naddrs = 1;
 	}
@@ -819,7 +836,7 @@ probe_start(struct probe_engine *pe, const char *host, int port,
 		p->sni = strdup(host);
 	p->verify_name = strdup(sni ? sni : host);
 	p->verify_is_ip = sni == NULL ? p->host_is_ip :
-	    parse_ip_literal(sni, port, &probe_scratch) == 0;
+	    parse_ip_literal(sni, port, &scratch) == 0;
 	if (p->host == NULL || p->verify_name == NULL ||
 	    ((sni != NULL || !p->host_is_ip) && p->sni == NULL)) {
 		probe_free(p);

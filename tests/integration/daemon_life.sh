@@ -60,11 +60,11 @@ printf 'log-level = info\n' >"$T/cf.conf"
 start_daemon --config "$T/cf.conf"
 printf 'log-level = debug\ncommit-interval-ms = 2\n' >"$T/cf.conf"
 kill -HUP "$DAEMON_PID"
-sleep 0.3
+wait_log "config reloaded"
 expect_contains "reload logged" "$(cat "$T/daemon.log")" "config reloaded"
 printf 'log-level = debug\nlog-level = info\n' >"$T/cf.conf"
 kill -HUP "$DAEMON_PID"
-sleep 0.3
+wait_log "reload failed"
 expect_contains "bad reload refused" "$(cat "$T/daemon.log")" \
     "reload failed, keeping the running config: $T/cf.conf:2: 'log-level' is set twice"
 run_cf status

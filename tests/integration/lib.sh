@@ -30,7 +30,7 @@ start_daemon() {
 	i=0
 	while ! "$CERTFLEET" status >/dev/null 2>&1; do
 		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+		if [ $i -gt 400 ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
 			echo "certfleetd did not start:"; cat "$T/daemon.log"
 			exit 1
 		fi
@@ -46,6 +46,16 @@ stop_daemon() {
 	wait "$DAEMON_PID" || rc=$?
 	DAEMON_PID=
 	return $rc
+}
+
+# wait_log TEXT: waits up to 20 s for TEXT in the daemon's log (slow under
+# valgrind); the check that follows then reads the log.
+wait_log() {
+	i=0
+	while ! grep -qF -- "$1" "$T/daemon.log" 2>/dev/null && [ $i -lt 400 ]; do
+		i=$((i + 1))
+		sleep 0.05
+	done
 }
 
 pass() { CHECKS=$((CHECKS + 1)); }
@@ -77,6 +87,13 @@ run_cf() {
 
 # finish: prints the tally and exits non-zero on any failure.
 finish() {
+	# A daemon still running must stop cleanly: sanitizers and valgrind
+	# report leaks and errors through its exit status.
+	if [ -n "$DAEMON_PID" ]; then
+		rc=0
+		stop_daemon || rc=$?
+		expect_eq "daemon exit status" "$rc" 0
+	fi
 	echo "$CHECKS checks, $FAILS failed"
 	if [ "$FAILS" -ne 0 ]; then
 		echo "--- daemon log ---"; tail -50 "$T/daemon.log" 2>/dev/null || true
