@@ -153,65 +153,8 @@ make_selfsigned() {
 	cp "$P/$1.pem" "$P/$1.chain.pem"
 }
 
-# --- what openssl says (as in pem_facts.sh) ----------------------------------
-
-ossl_dn() {
-	openssl x509 -in "$1" -noout -"$2" -nameopt RFC2253,-esc_msb,utf8 |
-	    sed "s/^$2=//"
-}
-
-# ossl_attr FILE subject|issuer TYPE first|all
-ossl_attr() {
-	v=$(openssl x509 -in "$1" -noout -"$2" -nameopt sep_multiline,sname,utf8 |
-	    sed -n "s/^ *$3=//p")
-	if [ -z "$v" ]; then
-		echo "<null>"
-	elif [ "$4" = first ]; then
-		printf '%s\n' "$v" | head -n 1
-	else
-		printf '%s\n' "$v" | awk 'NR > 1 { printf ", " } { printf "%s", $0 } END { print "" }'
-	fi
-}
-
-ossl_location() {
-	loc=
-	for a in L ST C; do
-		v=$(ossl_attr "$1" subject "$a" first)
-		[ "$v" = "<null>" ] && continue
-		loc=${loc:+$loc, }$v
-	done
-	echo "${loc:-<null>}"
-}
-
-ossl_epoch() {
-	date -u -d "$(openssl x509 -in "$1" -noout -"$2" | sed 's/^[^=]*=//')" +%s
-}
-rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+. "$S/tests/integration/lib_ossl.sh"
 epoch() { date -u -d "$1" +%s; }
-
-ossl_sigalg() {
-	openssl x509 -in "$1" -noout -text |
-	    sed -n 's/^ *Signature Algorithm: *//p' | head -n 1 | sed 's/ *$//'
-}
-
-ossl_pubkey() {
-	txt=$(openssl x509 -in "$1" -noout -text)
-	alg=$(printf '%s\n' "$txt" | sed -n 's/^ *Public Key Algorithm: *//p' | head -n 1)
-	case $alg in
-	rsaEncryption)
-		echo "RSA $(printf '%s\n' "$txt" |
-		    sed -n 's/^ *Public-Key: (\([0-9]*\) bit)/\1/p' | head -n 1)" ;;
-	id-ecPublicKey)
-		echo "EC $(printf '%s\n' "$txt" | sed -n 's/^ *NIST CURVE: *//p' | head -n 1)" ;;
-	ED25519) echo ED25519 ;;
-	*) echo "unknown:$alg" ;;
-	esac
-}
-
-ossl_fpr() {
-	openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/^.*=//' |
-	    tr -d : | tr 'A-F' 'a-f'
-}
 
 # ossl_sans FILE: the SANs as a JSON array: DNS names as openssl prints
 # them, IP addresses in their canonical text (inet_ntop's compressed IPv6).
