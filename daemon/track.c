@@ -280,30 +280,28 @@ int
 track_parse_target(const char *text, const char *sni, struct track_target *t,
     struct cf_err *e)
 {
-	char buf[TRACK_HOST_MAX + 64];
-	const char *s = text;
+	char buf[TRACK_HOST_MAX + 64], *a;
 	size_t len;
 
 	memset(t, 0, sizeof(*t));
-	while (isspace((unsigned char)*s))
-		s++;
-	len = strlen(s);
-	while (len > 0 && isspace((unsigned char)s[len - 1]))
+	while (isspace((unsigned char)*text))
+		text++;
+	len = strlen(text);
+	while (len > 0 && isspace((unsigned char)text[len - 1]))
 		len--;
 	if (len == 0 || len >= sizeof(buf))
 		return cf_err_set(e, WIRE_INVALID_ARGUMENT, TRACK_MSG_BAD_URI);
-	memcpy(buf, s, len);
+	memcpy(buf, text, len);
 	buf[len] = '\0';
-	s = buf;
-	if (has_scheme(s)) {
-		if (strncasecmp(s, "https://", 8) != 0)
+	a = buf;
+	if (has_scheme(a)) {
+		if (strncasecmp(a, "https://", 8) != 0)
 			return cf_err_set(e, WIRE_INVALID_ARGUMENT,
 			    TRACK_MSG_BAD_SCHEME);
-		s += 8;
-		((char *)s)[strcspn(s, "/?#")] = '\0';
+		a += 8;
+		a[strcspn(a, "/?#")] = '\0';	/* keep the authority only */
 	}
-	if (strpbrk(s, " \t\\@/?#") != NULL ||
-	    parse_authority((char *)s, t) == -1)
+	if (strpbrk(a, " \t\\@/?#") != NULL || parse_authority(a, t) == -1)
 		return cf_err_set(e, WIRE_INVALID_ARGUMENT, TRACK_MSG_BAD_URI);
 	if (sni != NULL && sni[0] != '\0') {
 		if (strlen(sni) > TRACK_HOST_MAX || !valid_hostname(sni))
