@@ -60,6 +60,8 @@ static const struct setting settings[] = {
 	  "trust anchors for judging presented chains (default: system store)" },
 	{ "probe-concurrency", SET_INT, OFF(probe_concurrency), 1, 100000, "4096", 1,
 	  "TLS probes under way at once" },
+	{ "probe-handshakes", SET_INT, OFF(probe_handshakes), 1, 100000, "2048", 1,
+	  "of those, TLS handshakes at once (each holds ~42 KB of OpenSSL state)" },
 	{ "probe-timeout", SET_INT, OFF(probe_timeout), 1, 600, "10", 1,
 	  "seconds one probe may take in all" },
 	{ "probe-connect-timeout", SET_INT, OFF(probe_connect_timeout), 1, 600, "5", 1,

@@ -21,6 +21,7 @@ struct config {
 	size_t	 ndns_resolvers;
 	char	*ca_file;		/* NULL: the system trust store */
 	int	 probe_concurrency;
+	int	 probe_handshakes;
 	int	 probe_timeout;		/* seconds, the whole probe */
 	int	 probe_connect_timeout;
 	int	 probe_handshake_timeout;

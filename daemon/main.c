@@ -287,6 +287,7 @@ probe_conf_from(const struct config *cfg, struct probe_conf *pc)
 {
 	pc->ca_file = cfg->ca_file;
 	pc->concurrency = cfg->probe_concurrency;
+	pc->handshakes = cfg->probe_handshakes;
 	pc->timeout_ms = cfg->probe_timeout * 1000;
 	pc->connect_timeout_ms = cfg->probe_connect_timeout * 1000;
 	pc->handshake_timeout_ms = cfg->probe_handshake_timeout * 1000;

@@ -48,6 +48,7 @@ enum probe_state {
 	PS_QUEUED,
 	PS_RESOLVING,
 	PS_CONNECTING,
+	PS_CONNECTED,		/* waiting for a handshake slot */
 	PS_HANDSHAKING,
 	PS_DONE,
 };
@@ -77,6 +78,7 @@ struct probe {
 	char			 last_error[128];
 	struct probe_result	 res;
 	TAILQ_ENTRY(probe)	 entry;
+	TAILQ_ENTRY(probe)	 hs_entry;	/* on hs_wait while PS_CONNECTED */
 };
 TAILQ_HEAD(probe_list, probe);
 
@@ -99,6 +101,13 @@ struct probe_engine {
 	struct probe_list	 active;
 	size_t			 nqueued;
 	size_t			 nactive;
+	/*
+	 * A probe in its handshake holds ~42 KB of OpenSSL state, one waiting on
+	 * DNS or connect ~2 KB: connected probes wait here, socket open and
+	 * nothing sent yet, until fewer than conf.handshakes are handshaking.
+	 */
+	struct probe_list	 hs_wait;
+	size_t			 nhandshaking;
 	int			 fd_starved;	/* EMFILE seen: wait for a slot */
 	struct event		*pump;
 };
@@ -183,6 +192,7 @@ probe_engine_new(struct event_base *base, struct dns *dns,
 	pe->dns = dns;
 	TAILQ_INIT(&pe->queue);
 	TAILQ_INIT(&pe->active);
+	TAILQ_INIT(&pe->hs_wait);
 	if ((pe->ctx = engine_ssl_ctx(err, errlen)) == NULL ||
 	    probe_engine_reconfigure(pe, conf, err, errlen) == -1 ||
 	    (pe->pump = event_new(base, -1, 0, engine_pump_cb, pe)) == NULL ||
@@ -279,6 +289,12 @@ probe_end(struct probe *p, enum probe_outcome o)
 	if (p->dns_req != NULL) {
 		dns_cancel(p->dns_req);
 		p->dns_req = NULL;
+	}
+	if (p->state == PS_CONNECTED)
+		TAILQ_REMOVE(&pe->hs_wait, p, hs_entry);
+	if (p->ssl != NULL) {
+		pe->nhandshaking--;
+		engine_pump_later(pe);	/* a handshake slot is free */
 	}
 	probe_close_io(p);
 	evtimer_del(&p->deadline);
@@ -554,6 +570,17 @@ probe_handshake(struct probe *p)
 	int rc, err;
 
 	if (p->ssl == NULL) {
+		/* Wait behind earlier waiters, or for a free slot. */
+		if (p->state != PS_CONNECTED && (p->pe->nhandshaking >=
+		    (size_t)p->pe->conf.handshakes ||
+		    !TAILQ_EMPTY(&p->pe->hs_wait))) {
+			p->state = PS_CONNECTED;
+			TAILQ_INSERT_TAIL(&p->pe->hs_wait, p, hs_entry);
+			return;
+		}
+		if (p->state == PS_CONNECTED)
+			TAILQ_REMOVE(&p->pe->hs_wait, p, hs_entry);
+		p->pe->nhandshaking++;
 		addr_text(&p->addrs[p->next_addr - 1], p->res.address,
 		    sizeof(p->res.address));
 		if ((p->ssl = SSL_new(p->pe->ctx)) == NULL ||
@@ -800,6 +827,10 @@ engine_pump_cb(evutil_socket_t fd, short what, void *arg)
 	struct probe_engine *pe = arg;
 	struct probe *p;
 
+	/* Connected probes first: they already hold a socket. */
+	while (pe->nhandshaking < (size_t)pe->conf.handshakes &&
+	    (p = TAILQ_FIRST(&pe->hs_wait)) != NULL)
+		probe_handshake(p);
 	while (!pe->fd_starved && pe->nactive < (size_t)pe->conf.concurrency &&
 	    (p = TAILQ_FIRST(&pe->queue)) != NULL)
 		probe_begin(p);

@@ -19,6 +19,7 @@ struct x509_facts;
 struct probe_conf {
 	const char	*ca_file;		/* NULL: the system store */
 	int		 concurrency;		/* probes with a socket at once */
+	int		 handshakes;		/* of those, in the TLS handshake */
 	int		 timeout_ms;		/* the whole probe */
 	int		 connect_timeout_ms;	/* each address */
 	int		 handshake_timeout_ms;
