@@ -75,6 +75,7 @@ struct probe {
 	struct event		 deadline;	/* the whole probe */
 	struct event		 finish;	/* deferred completion */
 	int			 io_armed;
+	struct timeval		 paused_left;	/* deadline left while PS_CONNECTED */
 	char			 last_error[128];
 	struct probe_result	 res;
 	TAILQ_ENTRY(probe)	 entry;
@@ -564,6 +565,25 @@ handshake_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	    (p->pe->conf.handshake_timeout_ms + 999) / 1000);
 }
 
+/*
+ * Waiting for one of our own handshake slots is not the peer's time: the
+ * deadline stops while a connected probe waits, and resumes with what was
+ * left, so one deadline still bounds everything the peer can cost.
+ */
+static void
+deadline_pause(struct probe *p)
+{
+	struct timeval at, now;
+
+	p->paused_left = (struct timeval){ 0, 0 };
+	if (evtimer_pending(&p->deadline, &at)) {
+		event_base_gettimeofday_cached(p->pe->base, &now);
+		if (timercmp(&at, &now, >))
+			timersub(&at, &now, &p->paused_left);
+	}
+	evtimer_del(&p->deadline);
+}
+
 static void
 probe_handshake(struct probe *p)
 {
@@ -574,12 +594,15 @@ probe_handshake(struct probe *p)
 		if (p->state != PS_CONNECTED && (p->pe->nhandshaking >=
 		    (size_t)p->pe->conf.handshakes ||
 		    !TAILQ_EMPTY(&p->pe->hs_wait))) {
+			deadline_pause(p);
 			p->state = PS_CONNECTED;
 			TAILQ_INSERT_TAIL(&p->pe->hs_wait, p, hs_entry);
 			return;
 		}
-		if (p->state == PS_CONNECTED)
+		if (p->state == PS_CONNECTED) {
 			TAILQ_REMOVE(&p->pe->hs_wait, p, hs_entry);
+			evtimer_add(&p->deadline, &p->paused_left);
+		}
 		p->pe->nhandshaking++;
 		addr_text(&p->addrs[p->next_addr - 1], p->res.address,
 		    sizeof(p->res.address));

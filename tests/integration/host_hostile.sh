@@ -224,6 +224,24 @@ case $ERR in
 esac
 if [ "$el" -le 2000 ]; then pass; else fail "dns-refused: took $el ms"; fi
 
+# The handshake window: with one slot, connected probes wait their turn with
+# nothing sent, and every one still finishes: the wait for our own slot is
+# not counted against a probe's deadline, so a silent peer holding the slot
+# costs the others only its own timeout.
+stop_daemon
+start_daemon --ca-file "$P/root.pem" --probe-handshakes 1 --probe-timeout 4
+: >"$T/window"
+echo "$A:$SILENT w0.hostile.test" >>"$T/window"
+for n in 1 2 3 4 5 6; do echo "$A:$GOOD w$n.huge.test" >>"$T/window"; done
+t0=$(now_ms)
+run_cf --json track import "$T/window"
+el=$(($(now_ms) - t0))
+expect_eq "handshake window 1: summary" \
+    "$(printf '%s\n' "$OUT" | jq -c '{probed, ok, failed}')" \
+    '{"probed":7,"ok":6,"failed":1}'
+if [ "$el" -le 4500 ]; then pass
+else fail "handshake window 1: 7 probes took $el ms, want one 4 s timeout at most"; fi
+
 alive "at the end"
 run_cf --json status
 expect_eq "status at the end" "$RC" 0
