@@ -56,6 +56,8 @@ static const struct setting settings[] = {
 	  "concurrent RPC connections" },
 	{ "dns-resolver", SET_LIST, OFF(dns_resolvers), 0, 16, NULL, 0,
 	  "resolver ADDR[:PORT] for lookups, repeatable (default: resolv.conf)" },
+	{ "dns-timeout-ms", SET_INT, OFF(dns_timeout_ms), 100, 60000, "2000", 0,
+	  "how long one DNS try waits for one resolver before the next" },
 	{ "ca-file", SET_STR, OFF(ca_file), 0, 0, NULL, 1,
 	  "trust anchors for judging presented chains (default: system store)" },
 	{ "probe-concurrency", SET_INT, OFF(probe_concurrency), 1, 100000, "4096", 1,

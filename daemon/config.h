@@ -19,6 +19,7 @@ struct config {
 	int	 max_clients;
 	char	**dns_resolvers;	/* ADDR[:PORT]; none: resolv.conf */
 	size_t	 ndns_resolvers;
+	int	 dns_timeout_ms;	/* one try at one resolver */
 	char	*ca_file;		/* NULL: the system trust store */
 	int	 probe_concurrency;
 	int	 probe_handshakes;

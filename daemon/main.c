@@ -430,7 +430,7 @@ start(struct runtime *rt, char *err, size_t errlen)
 		return -1;
 	probe_conf_from(cfg, &pc);
 	if ((rt->d.dns = dns_new(rt->d.base, (const char *const *)cfg->dns_resolvers,
-	    cfg->ndns_resolvers, 2000, err, errlen)) == NULL ||
+	    cfg->ndns_resolvers, cfg->dns_timeout_ms, err, errlen)) == NULL ||
 	    (rt->d.probes = probe_engine_new(rt->d.base, rt->d.dns, &pc, err,
 	    errlen)) == NULL ||
 	    (rt->d.sched = scheduler_new(rt->d.base, rt->d.store,
