@@ -21,6 +21,8 @@
 #define BULK_CAUSES_MAX		32
 #define BULK_PROGRESS_MS	200
 #define BULK_LINE_MAX		600
+/* Checks started per turn of the loop, so RPC answers slip in between. */
+#define BULK_FEED_SLICE		256
 
 struct bulk_cause {
 	char	 text[128];
@@ -42,6 +44,8 @@ struct bulk {
 	size_t			 ncauses;
 	int64_t			 last_progress_ms;
 	struct event		*tick;		/* sends a held-back progress */
+	struct event		*feed;		/* starts the next slice */
+	int			 exhausted;	/* nothing left to start */
 };
 
 static int64_t
@@ -76,6 +80,8 @@ bulk_count_cause(struct bulk *b, const char *cause)
 static void
 bulk_free(struct bulk *b)
 {
+	if (b->feed != NULL)
+		event_free(b->feed);
 	event_free(b->tick);
 	free(b->text);
 	free(b->ids);
@@ -234,16 +240,31 @@ bulk_start_check(struct bulk *b, struct cf_err *e)
 	return 1;
 }
 
+/* Starts at most a slice of checks; finishes once all have ended. */
+static void
+bulk_feed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bulk *b = arg;
+	struct cf_err e = { 0 };
+	int n = 0;
+
+	while (!b->exhausted && b->in_flight < b->window &&
+	    n++ < BULK_FEED_SLICE)
+		if (!(b->import ? bulk_start_import(b, &e) :
+		    bulk_start_check(b, &e)))
+			b->exhausted = 1;
+	if (b->exhausted && b->in_flight == 0) {
+		bulk_finish(b);
+		return;
+	}
+	if (!b->exhausted && b->in_flight < b->window)
+		event_active(b->feed, EV_TIMEOUT, 0);
+}
+
 static void
 bulk_feed(struct bulk *b)
 {
-	struct cf_err e = { 0 };
-
-	while (b->in_flight < b->window &&
-	    (b->import ? bulk_start_import(b, &e) : bulk_start_check(b, &e)))
-		;
-	if (b->in_flight == 0)
-		bulk_finish(b);
+	event_active(b->feed, EV_TIMEOUT, 0);
 }
 
 static void
@@ -259,7 +280,13 @@ bulk_new(struct rpc_call *call)
 	struct daemon *d = rpc_call_ctx(call);
 
 	if (b != NULL &&
-	    (b->tick = evtimer_new(d->base, bulk_tick_cb, b)) == NULL) {
+	    ((b->tick = evtimer_new(d->base, bulk_tick_cb, b)) == NULL ||
+	    (b->feed = event_new(d->base, -1, 0, bulk_feed_cb, b)) == NULL ||
+	    event_priority_set(b->feed, PRIO_BULK) == -1)) {
+		if (b->tick != NULL)
+			event_free(b->tick);
+		if (b->feed != NULL)
+			event_free(b->feed);
 		free(b);
 		b = NULL;
 	}
