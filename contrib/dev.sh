@@ -17,8 +17,9 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libcurl4-openssl-dev libc-ares-dev libsqlite3-dev
-libmsgpack-dev libjansson-dev libinih-dev libcmocka-dev"
-TEST_DEPS="openssl jq python3 valgrind clang libclang-rt-14-dev sqlite3"
+libmsgpack-dev libjansson-dev libinih-dev libcmocka-dev libknot-dev"
+TEST_DEPS="openssl jq python3 valgrind clang libclang-rt-14-dev sqlite3
+bind9-dnsutils knot-dnsutils"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -84,7 +85,8 @@ check_dir() {
 
 run_valgrind() {
 	log "valgrind: unit tests"
-	for t in test_wire test_x509 test_store test_config test_schedule test_keystore; do
+	for t in test_wire test_x509 test_store test_config test_schedule \
+	    test_keystore test_techzone; do
 		rc=0
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		    --error-exitcode=99 build/tests/unit/$t >build/valgrind-$t.out 2>&1 || rc=$?
@@ -100,16 +102,25 @@ run_valgrind() {
 		[ $rc -eq 0 ] || tail -40 build/valgrind-$t.out
 		tally "valgrind certfleetd ($t)" $rc
 	done
+	log "valgrind: techzone_serve under tests/integration/techzone_dig.sh"
+	rc=0
+	CF_DAEMON_WRAPPER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
+	    CF_BUILDDIR="$ROOT/build" CF_SRCDIR="$ROOT" \
+	    sh tests/integration/techzone_dig.sh >build/valgrind-techzone_dig.out 2>&1 || rc=$?
+	[ $rc -eq 0 ] || tail -40 build/valgrind-techzone_dig.out
+	tally "valgrind techzone_serve (techzone_dig)" $rc
 }
 
 run_fuzzers() {
 	log "fuzz build (clang, libFuzzer + ASan/UBSan)"
+	# fuzzer-no-link gives the libraries' code coverage feedback too; without
+	# it libFuzzer sees only the target file's own few edges.
 	build build-fuzz CC=clang --enable-fuzzing --disable-unit-tests \
-	    CFLAGS="-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	    CFLAGS="-g -O1 -fsanitize=address,undefined -fsanitize=fuzzer-no-link -fno-omit-frame-pointer" \
 	    LDFLAGS="-fsanitize=address,undefined"
 	make -s -C build-fuzz -j"$JOBS" tests/fuzz/fuzz_frame tests/fuzz/fuzz_pem \
-	    tests/fuzz/fuzz_target >/dev/null
-	for t in frame pem target; do
+	    tests/fuzz/fuzz_target tests/fuzz/fuzz_techzone >/dev/null
+	for t in frame pem target techzone; do
 		work=build-fuzz/corpus-$t
 		mkdir -p "$work"
 		cp -f tests/fuzz/corpus/$t/* "$work/"
