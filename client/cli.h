@@ -48,6 +48,13 @@ extern const struct cli_cmd cli_misc_cmds[];
  */
 int	 cli_call(struct cli *cli, const char *method, const msgpack_sbuffer *params,
 	    cf_stream_fn *stream, void *arg, struct cf_reply *reply);
+/*
+ * Calls a method whose result is an array of maps and prints it: one JSON
+ * document with --json, else a table of the keys under headers.
+ */
+int	 cli_call_list(struct cli *cli, const char *method,
+	    const msgpack_sbuffer *params, size_t ncols,
+	    const char *const *headers, const char *const *keys);
 /* Prints "certfleet: <words>: <message>" and the usage line; EXIT_USAGE. */
 int	 cli_usage_error(struct cli *cli, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

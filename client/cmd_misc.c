@@ -78,7 +78,6 @@ cmd_events(struct cli *cli, int argc, char **argv)
 	static const char *const headers[] = { "TIME", "ITEM", "KIND", "MESSAGE" };
 	static const char *const keys[] = { "at", "item", "kind", "message" };
 	int64_t item = 0, limit = 50;
-	struct cf_reply r;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	int ch, rc;
@@ -99,16 +98,9 @@ cmd_events(struct cli *cli, int argc, char **argv)
 	wire_pack_kv_int(&pk, "limit", limit);
 	if (item)
 		wire_pack_kv_int(&pk, "item", item);
-	rc = cli_call(cli, M_EVENTS_LIST, &sb, NULL, NULL, &r);
+	rc = cli_call_list(cli, M_EVENTS_LIST, &sb, 4, headers, keys);
 	msgpack_sbuffer_destroy(&sb);
-	if (rc != EXIT_OK)
-		return rc;
-	if (cli->json)
-		out_json(&r.result);
-	else
-		out_table_of(&r.result, 4, headers, keys);
-	cf_reply_free(&r);
-	return EXIT_OK;
+	return rc;
 }
 
 static int
@@ -116,19 +108,10 @@ cmd_methods(struct cli *cli, int argc, char **argv)
 {
 	static const char *const headers[] = { "METHOD", "ROLE", "SUMMARY" };
 	static const char *const keys[] = { "name", "role", "summary" };
-	struct cf_reply r;
-	int rc;
 
 	if (argc != 1)
 		return cli_usage_error(cli, "takes no arguments");
-	if ((rc = cli_call(cli, M_DAEMON_METHODS, NULL, NULL, NULL, &r)) != EXIT_OK)
-		return rc;
-	if (cli->json)
-		out_json(&r.result);
-	else
-		out_table_of(&r.result, 3, headers, keys);
-	cf_reply_free(&r);
-	return EXIT_OK;
+	return cli_call_list(cli, M_DAEMON_METHODS, NULL, 3, headers, keys);
 }
 
 static int

@@ -515,7 +515,6 @@ cmd_track_history(struct cli *cli, int argc, char **argv)
 	    "LEAF SHA-256" };
 	static const char *const keys[] = { "snapshot", "at", "chain_length",
 	    "leaf_sha256" };
-	struct cf_reply r;
 	msgpack_sbuffer sb;
 	int64_t id;
 	int rc;
@@ -523,16 +522,9 @@ cmd_track_history(struct cli *cli, int argc, char **argv)
 	if (argc != 2 || cli_parse_id(argv[1], &id) == -1)
 		return cli_usage_error(cli, "expected one item ID");
 	pack_id_params(&sb, id);
-	rc = cli_call(cli, M_TRACK_HISTORY, &sb, NULL, NULL, &r);
+	rc = cli_call_list(cli, M_TRACK_HISTORY, &sb, 4, headers, keys);
 	msgpack_sbuffer_destroy(&sb);
-	if (rc != EXIT_OK)
-		return rc;
-	if (cli->json)
-		out_json(&r.result);
-	else
-		out_table_of(&r.result, 4, headers, keys);
-	cf_reply_free(&r);
-	return EXIT_OK;
+	return rc;
 }
 
 static int

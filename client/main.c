@@ -13,6 +13,7 @@
 #include "certfleet/methods.h"
 #include "certfleet/wire.h"
 #include "cli.h"
+#include "output.h"
 
 static const struct cli_cmd *const cmd_tables[] = {
 	cli_misc_cmds, cli_track_cmds, NULL,
@@ -145,6 +146,23 @@ cli_call(struct cli *cli, const char *method, const msgpack_sbuffer *params,
 		cf_reply_free(reply);
 		return code;
 	}
+	return EXIT_OK;
+}
+
+int
+cli_call_list(struct cli *cli, const char *method, const msgpack_sbuffer *params,
+    size_t ncols, const char *const *headers, const char *const *keys)
+{
+	struct cf_reply r;
+	int rc;
+
+	if ((rc = cli_call(cli, method, params, NULL, NULL, &r)) != EXIT_OK)
+		return rc;
+	if (cli->json)
+		out_json(&r.result);
+	else
+		out_table_of(&r.result, ncols, headers, keys);
+	cf_reply_free(&r);
 	return EXIT_OK;
 }
 
