@@ -75,6 +75,7 @@ struct probe {
 	struct event		 deadline;	/* the whole probe */
 	struct event		 finish;	/* deferred completion */
 	int			 io_armed;
+	int			 holds_slot;	/* counted in nhandshaking */
 	struct timeval		 paused_left;	/* deadline left while PS_CONNECTED */
 	char			 last_error[128];
 	struct probe_result	 res;
@@ -293,7 +294,8 @@ probe_end(struct probe *p, enum probe_outcome o)
 	}
 	if (p->state == PS_CONNECTED)
 		TAILQ_REMOVE(&pe->hs_wait, p, hs_entry);
-	if (p->ssl != NULL) {
+	if (p->holds_slot) {
+		p->holds_slot = 0;
 		pe->nhandshaking--;
 		engine_pump_later(pe);	/* a handshake slot is free */
 	}
@@ -604,6 +606,7 @@ probe_handshake(struct probe *p)
 			evtimer_add(&p->deadline, &p->paused_left);
 		}
 		p->pe->nhandshaking++;
+		p->holds_slot = 1;	/* released in probe_end, even if SSL_new fails */
 		addr_text(&p->addrs[p->next_addr - 1], p->res.address,
 		    sizeof(p->res.address));
 		if ((p->ssl = SSL_new(p->pe->ctx)) == NULL ||
