@@ -130,10 +130,13 @@ if unshare -n true 2>/dev/null && command -v ip >/dev/null 2>&1; then
 	out=$(SERVE="$SERVE" T="$T" unshare -n sh -c '
 		ip link set lo up || exit 1
 		for l in 0.0.0.0 "[::]"; do
+			# Made before the server starts: the wait below must not race
+			# the background redirection.
+			: >"$T/wild.out"
 			"$SERVE" "$l:0" acme.test x.acme.test=wild >"$T/wild.out" 2>&1 &
 			pid=$!
 			i=0
-			while ! grep -q "^port " "$T/wild.out" && [ $i -lt 100 ]; do
+			while ! grep -q "^port " "$T/wild.out" 2>/dev/null && [ $i -lt 100 ]; do
 				i=$((i + 1)); sleep 0.05
 			done
 			p=$(sed -n "s/^port //p" "$T/wild.out")
