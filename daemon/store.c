@@ -181,6 +181,19 @@ bind_time(sqlite3_stmt *s, int i, int64_t t)
 		sqlite3_bind_int64(s, i, t);
 }
 
+/* Ends a row walk: 0 when it ran out of rows or the caller stopped it. */
+static int
+walk_end(struct store *st, sqlite3_stmt *s, int stopped, int rc,
+    const char *what, char *err, size_t errlen)
+{
+	int failed = !stopped && rc != SQLITE_DONE;
+
+	if (failed)
+		db_error(st, what, err, errlen);
+	sqlite3_reset(s);
+	return failed ? -1 : 0;
+}
+
 static int
 exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
 {
@@ -763,13 +776,7 @@ store_items_each(struct store *st, int64_t after_id, int64_t limit,
 		stop = fn(item, arg);
 		store_item_free(item);
 	}
-	if (!stop && rc != SQLITE_DONE) {
-		db_error(st, "listing items", err, errlen);
-		sqlite3_reset(s);
-		return -1;
-	}
-	sqlite3_reset(s);
-	return 0;
+	return walk_end(st, s, stop, rc, "listing items", err, errlen);
 }
 
 int
@@ -836,13 +843,7 @@ store_events_each(struct store *st, int64_t item_id, int64_t limit,
 		};
 		stop = fn(&ev, arg);
 	}
-	if (!stop && rc != SQLITE_DONE) {
-		db_error(st, "listing events", err, errlen);
-		sqlite3_reset(s);
-		return -1;
-	}
-	sqlite3_reset(s);
-	return 0;
+	return walk_end(st, s, stop, rc, "listing events", err, errlen);
 }
 
 /* --- host items and schedule --------------------------------------------- */
@@ -958,13 +959,7 @@ store_snapshots_each(struct store *st, int64_t item_id, store_snapshot_fn *fn,
 		};
 		stop = fn(&snap, arg);
 	}
-	if (!stop && rc != SQLITE_DONE) {
-		db_error(st, "listing snapshots", err, errlen);
-		sqlite3_reset(s);
-		return -1;
-	}
-	sqlite3_reset(s);
-	return 0;
+	return walk_end(st, s, stop, rc, "listing snapshots", err, errlen);
 }
 
 int
