@@ -38,6 +38,9 @@ struct setting {
 _Static_assert(offsetof(struct config, ndns_resolvers) ==
     offsetof(struct config, dns_resolvers) + sizeof(char **),
     "list count must follow its array");
+_Static_assert(offsetof(struct config, ntechzone_listen) ==
+    offsetof(struct config, techzone_listen) + sizeof(char **),
+    "list count must follow its array");
 
 static const struct setting settings[] = {
 	{ "state-dir", SET_STR, OFF(state_dir), 0, 0, CF_DEFAULT_STATE_DIR, 0,
@@ -72,6 +75,10 @@ static const struct setting settings[] = {
 	  "10", 1, "seconds for the TLS handshake" },
 	{ "test-hooks", SET_BOOL, OFF(test_hooks), 0, 0, "no", 0,
 	  "enable Debug.* methods such as moving the clock (tests only)" },
+	{ "techzone-name", SET_STR, OFF(techzone_name), 0, 0, NULL, 0,
+	  "zone certfleetd serves for DNS-01 (needed to issue certificates)" },
+	{ "techzone-listen", SET_LIST, OFF(techzone_listen), 0, 16, NULL, 0,
+	  "ADDR[:PORT] the tech zone answers on (UDP and TCP), repeatable" },
 };
 
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))

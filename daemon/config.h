@@ -27,6 +27,9 @@ struct config {
 	int	 probe_connect_timeout;
 	int	 probe_handshake_timeout;
 	int	 test_hooks;		/* Debug.* methods: tests only */
+	char	*techzone_name;		/* NULL: no tech zone, no issuance */
+	char	**techzone_listen;	/* ADDR:PORT, UDP and TCP on each */
+	size_t	 ntechzone_listen;
 };
 
 /* Returns a new config holding the defaults; free with config_free. */

@@ -12,10 +12,15 @@
 struct config;
 struct event_base;
 struct dns;
+struct http;
+struct keystore;
+struct keystore_pool;
 struct probe_engine;
 struct rpc_server;
 struct scheduler;
 struct store;
+struct techzone;
+struct techzone_server;
 
 struct daemon {
 	struct event_base	*base;
@@ -25,6 +30,11 @@ struct daemon {
 	struct dns		*dns;
 	struct probe_engine	*probes;
 	struct scheduler	*sched;
+	struct keystore		*keys;		/* master key: seals private keys */
+	struct keystore_pool	*keygen;	/* key generation off the loop */
+	struct http		*http;		/* libcurl multi (ACME) */
+	struct techzone		*tz;		/* NULL without techzone-name */
+	struct techzone_server	*tzsrv;
 	int64_t			 started_at;	/* wall clock, for uptime */
 	int			 stopping;
 };
