@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -14,6 +15,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "store.h"
+#include "techzone.h"
 #include "x509.h"
 
 enum stmt_id {
@@ -42,6 +44,12 @@ enum stmt_id {
 	STMT_SNAPSHOT_ADD,
 	STMT_SNAPSHOTS_ITEM,
 	STMT_SNAPSHOTS_DELETE,
+	STMT_TZ_ADD,
+	STMT_TZ_REMOVE,
+	STMT_TZ_REMOVE_CERT,
+	STMT_TZ_VALUES,
+	STMT_TZ_BELOW,
+	STMT_TZ_SERIAL,
 	STMT_COUNT
 };
 
@@ -113,6 +121,19 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_SNAPSHOTS_ITEM] = "SELECT at, chain_sha256, leaf_sha256, "
 	    "chain_length, chain_pem FROM snapshots WHERE item_id = ? ORDER BY id",
 	[STMT_SNAPSHOTS_DELETE] = "DELETE FROM snapshots WHERE item_id = ?",
+	[STMT_TZ_ADD] = "INSERT INTO techzone_records (owner, owner_rev, value, "
+	    "cert_id, created_at) VALUES (?, ?, ?, ?, ?) "
+	    "ON CONFLICT (owner, value) DO NOTHING",
+	[STMT_TZ_REMOVE] = "DELETE FROM techzone_records WHERE owner = ? "
+	    "AND value = ?",
+	[STMT_TZ_REMOVE_CERT] = "DELETE FROM techzone_records WHERE cert_id = ?",
+	[STMT_TZ_VALUES] = "SELECT value FROM techzone_records WHERE owner = ? "
+	    "ORDER BY id",
+	/* ?1 is the name's reversed form + ".", ?2 the same + "/" ('.' + 1):
+	 * exactly the owners whose reversed form starts with ?1. */
+	[STMT_TZ_BELOW] = "SELECT 1 FROM techzone_records WHERE owner_rev >= ?1 "
+	    "AND owner_rev < ?2 LIMIT 1",
+	[STMT_TZ_SERIAL] = "SELECT serial FROM techzone_serial",
 };
 
 struct waiter {
@@ -131,6 +152,8 @@ struct store {
 	int			 depth;		/* open write brackets */
 	unsigned		 version;
 	struct waiters		 waiters;
+	uint32_t		 tz_serial;	/* last read, for a failed read */
+	int64_t			 tz_warned_at;	/* rate limit of the source's log */
 };
 
 static void store_commit_cb(evutil_socket_t fd, short what, void *arg);
@@ -296,6 +319,7 @@ store_open(struct event_base *base, const char *path, int commit_interval_ms,
 		return NULL;
 	}
 	STAILQ_INIT(&st->waiters);
+	st->tz_serial = 1;
 	st->commit_interval_ms = commit_interval_ms;
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -970,4 +994,248 @@ store_snapshots_delete(struct store *st, int64_t item_id, char *err,
 
 	sqlite3_bind_int64(s, 1, item_id);
 	return run_changes(st, s, "deleting snapshots", err, errlen) == -1 ? -1 : 0;
+}
+
+/* --- tech zone records ---------------------------------------------------- */
+
+/*
+ * Lowercases name into out without its final dot and writes its labels in
+ * reverse order into rev ("k3.acme.test" -> "test.acme.k3").  A backslash
+ * escapes the next character (presentation form), so "a\.b" is one label.
+ * Returns -1 when the name is empty, too long or has an empty label.
+ */
+static int
+tz_owner(const char *name, char *out, char *rev, char *err, size_t errlen)
+{
+	size_t starts[STORE_TZ_OWNER_MAX / 2 + 2], len, nlabels = 0, r = 0;
+	int at_start = 1, empty = 0;
+
+	len = strlen(name);
+	if (len > 0 && name[len - 1] == '.' && (len < 2 || name[len - 2] != '\\'))
+		len--;
+	if (len == 0 || len > STORE_TZ_OWNER_MAX) {
+		snprintf(err, errlen, "tech zone name '%.300s' is empty or longer "
+		    "than %d characters", name, STORE_TZ_OWNER_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (at_start) {
+			starts[nlabels++] = i;
+			at_start = 0;
+		}
+		if (c == '.') {
+			if (starts[nlabels - 1] == i) {
+				empty = 1;
+				break;
+			}
+			out[i] = '.';
+			at_start = 1;
+			continue;
+		}
+		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+		if (c == '\\' && i + 1 < len) {
+			i++;
+			out[i] = name[i];
+		}
+	}
+	/* at_start here: the name ended in "..". */
+	if (empty || at_start) {
+		snprintf(err, errlen, "tech zone name '%.300s' has an empty label",
+		    name);
+		return -1;
+	}
+	out[len] = '\0';
+	starts[nlabels] = len + 1;
+	for (size_t l = nlabels; l-- > 0;) {
+		size_t n = starts[l + 1] - 1 - starts[l];
+
+		memcpy(rev + r, out + starts[l], n);
+		r += n;
+		if (l > 0)
+			rev[r++] = '.';
+	}
+	rev[r] = '\0';
+	return 0;
+}
+
+int
+store_techzone_add(struct store *st, const char *owner, const char *value,
+    int64_t cert_id, int64_t now, char *err, size_t errlen)
+{
+	char name[STORE_TZ_OWNER_MAX + 1], rev[STORE_TZ_OWNER_MAX + 1];
+	sqlite3_stmt *s;
+
+	if (tz_owner(owner, name, rev, err, errlen) == -1)
+		return -1;
+	if (strlen(value) > STORE_TZ_VALUE_MAX) {
+		snprintf(err, errlen, "a TXT value at %s is longer than %d bytes",
+		    name, STORE_TZ_VALUE_MAX);
+		return -1;
+	}
+	s = stmt_get(st, STMT_TZ_ADD);
+	bind_text(s, 1, name);
+	bind_text(s, 2, rev);
+	bind_text(s, 3, value);
+	sqlite3_bind_int64(s, 4, cert_id);
+	sqlite3_bind_int64(s, 5, now);
+	return run_changes(st, s, "adding a tech zone record", err, errlen);
+}
+
+int
+store_techzone_remove(struct store *st, const char *owner, const char *value,
+    char *err, size_t errlen)
+{
+	char name[STORE_TZ_OWNER_MAX + 1], rev[STORE_TZ_OWNER_MAX + 1];
+	sqlite3_stmt *s;
+
+	if (tz_owner(owner, name, rev, err, errlen) == -1)
+		return -1;
+	s = stmt_get(st, STMT_TZ_REMOVE);
+	bind_text(s, 1, name);
+	bind_text(s, 2, value);
+	return run_changes(st, s, "removing a tech zone record", err, errlen);
+}
+
+int
+store_techzone_remove_cert(struct store *st, int64_t cert_id, int64_t *n,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_TZ_REMOVE_CERT);
+
+	sqlite3_bind_int64(s, 1, cert_id);
+	if (stmt_run(st, s) == -1) {
+		db_error(st, "removing a certificate's tech zone records", err,
+		    errlen);
+		return -1;
+	}
+	if (n != NULL)
+		*n = sqlite3_changes(st->db);
+	return 0;
+}
+
+int
+store_techzone_values(struct store *st, const char *owner,
+    store_tz_value_fn *fn, void *arg, char *err, size_t errlen)
+{
+	char name[STORE_TZ_OWNER_MAX + 1], rev[STORE_TZ_OWNER_MAX + 1];
+	sqlite3_stmt *s;
+	int rc, stop = 0, n = 0;
+
+	if (tz_owner(owner, name, rev, err, errlen) == -1)
+		return 0;	/* no such name can have values */
+	s = stmt_get(st, STMT_TZ_VALUES);
+	bind_text(s, 1, name);
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+
+		n++;
+		stop = fn(v ? v : "", (size_t)sqlite3_column_bytes(s, 0), arg);
+	}
+	if (walk_end(st, s, stop, rc, "reading tech zone records", err,
+	    errlen) == -1)
+		return -1;
+	return n;
+}
+
+int
+store_techzone_below(struct store *st, const char *name)
+{
+	char norm[STORE_TZ_OWNER_MAX + 1], lo[STORE_TZ_OWNER_MAX + 2],
+	    hi[STORE_TZ_OWNER_MAX + 2], ignored[128];
+	sqlite3_stmt *s;
+	size_t n;
+	int rc;
+
+	if (tz_owner(name, norm, lo, ignored, sizeof(ignored)) == -1)
+		return 0;
+	n = strlen(lo);
+	memcpy(hi, lo, n);
+	hi[n] = '/';
+	hi[n + 1] = '\0';
+	lo[n] = '.';
+	lo[n + 1] = '\0';
+	s = stmt_get(st, STMT_TZ_BELOW);
+	bind_text(s, 1, lo);
+	bind_text(s, 2, hi);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_techzone_serial(struct store *st, uint32_t *serial)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_TZ_SERIAL);
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		st->tz_serial = (uint32_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	*serial = st->tz_serial;
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * The source's calls run inside a DNS answer, the edge for these errors:
+ * the answer becomes SERVFAIL and one line a minute at most says why.
+ */
+static void
+tz_source_warn(struct store *st, const char *why)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (st->tz_warned_at != 0 && ts.tv_sec - st->tz_warned_at < 60)
+		return;
+	st->tz_warned_at = ts.tv_sec;
+	log_warn("tech zone: %s; answering SERVFAIL", why);
+}
+
+static int
+tz_source_txt(void *ctx, const char *owner, techzone_txt_cb *each, void *arg)
+{
+	struct store *st = ctx;
+	char err[256];
+	int n;
+
+	if ((n = store_techzone_values(st, owner, each, arg, err,
+	    sizeof(err))) == -1)
+		tz_source_warn(st, err);
+	return n;
+}
+
+static int
+tz_source_below(void *ctx, const char *owner)
+{
+	struct store *st = ctx;
+	int rc;
+
+	if ((rc = store_techzone_below(st, owner)) == -1)
+		tz_source_warn(st, sqlite3_errmsg(st->db));
+	return rc;
+}
+
+static uint32_t
+tz_source_serial(void *ctx)
+{
+	struct store *st = ctx;
+	uint32_t serial;
+
+	/* A failed read keeps the last serial: the SOA stays answerable. */
+	store_techzone_serial(st, &serial);
+	return serial;
+}
+
+void
+store_techzone_source(struct store *st, struct techzone_source *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->txt = tz_source_txt;
+	out->below = tz_source_below;
+	out->serial = tz_source_serial;
+	out->ctx = st;
 }

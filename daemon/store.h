@@ -12,6 +12,7 @@
 
 struct event_base;
 struct store;
+struct techzone_source;
 struct x509_facts;
 
 struct store_migration {
@@ -149,5 +150,48 @@ typedef int store_event_fn(const struct store_event *ev, void *arg);
 /* Newest first; item_id 0 means all items; limit > 0. */
 int	 store_events_each(struct store *st, int64_t item_id, int64_t limit,
 	    store_event_fn *fn, void *arg, char *err, size_t errlen);
+
+/*
+ * The tech zone's TXT records (ACME DNS-01 values).  Owners are names in
+ * presentation form; they are stored lowercase without the final dot.
+ *
+ * Reads run on the daemon's one connection, so they see writes of the open
+ * group-commit transaction before its COMMIT: a value added is answered by
+ * the very next DNS query.  That is what issuance wants (it publishes, then
+ * asks the CA to look); a value that a failed commit rolls back was served
+ * for a few milliseconds, which costs nothing (challenge values are public).
+ * Rows written by another connection are seen once that one commits.
+ */
+#define STORE_TZ_OWNER_MAX	253
+#define STORE_TZ_VALUE_MAX	1024	/* TECHZONE_TXT_LEN_MAX */
+
+/* Adds one value at owner; 1 when that pair was already there. */
+int	 store_techzone_add(struct store *st, const char *owner,
+	    const char *value, int64_t cert_id, int64_t now, char *err,
+	    size_t errlen);
+/* Removes one value at owner; 1 when it was not there. */
+int	 store_techzone_remove(struct store *st, const char *owner,
+	    const char *value, char *err, size_t errlen);
+/* Removes every value of a certificate; *n (may be NULL) says how many. */
+int	 store_techzone_remove_cert(struct store *st, int64_t cert_id,
+	    int64_t *n, char *err, size_t errlen);
+/*
+ * Calls fn for each value at owner, oldest first, until it returns
+ * non-zero.  Returns how many values it passed on (0 for a name that
+ * cannot be an owner), or -1 with err.
+ */
+typedef int store_tz_value_fn(const char *value, size_t len, void *arg);
+int	 store_techzone_values(struct store *st, const char *owner,
+	    store_tz_value_fn *fn, void *arg, char *err, size_t errlen);
+/* 1 when some owner lies strictly below name, 0 when none, -1 on error. */
+int	 store_techzone_below(struct store *st, const char *name);
+/* The SOA serial: changes whenever a record is added or removed. */
+int	 store_techzone_serial(struct store *st, uint32_t *serial);
+/*
+ * A techzone_source answering from these records (its calls are the ones
+ * above; a database error makes the DNS answer SERVFAIL).  st must outlive
+ * every zone built on it.
+ */
+void	 store_techzone_source(struct store *st, struct techzone_source *out);
 
 #endif

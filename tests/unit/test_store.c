@@ -289,6 +289,130 @@ test_events_outlive_items(void **state)
 	store_close(st);
 }
 
+static int
+collect_values(const char *value, size_t len, void *arg)
+{
+	char *out = arg;
+
+	assert_int_equal(strlen(value), len);
+	strcat(out, value);
+	strcat(out, ";");
+	return 0;
+}
+
+static int
+stop_at_first(const char *value, size_t len, void *arg)
+{
+	return 1;
+}
+
+/* Values at one name, removal one by one and by certificate, the serial. */
+static void
+test_techzone_records(void **state)
+{
+	struct fixture *f = *state;
+	char err[256], got[256];
+	struct store *st = store_open(NULL, f->path, 5, err, sizeof(err));
+	uint32_t s0, s1, s2;
+	int64_t n;
+
+	assert_non_null(st);
+	assert_int_equal(store_techzone_serial(st, &s0), 0);
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	/* Stored lowercase without the final dot, so any spelling finds it. */
+	assert_int_equal(store_techzone_add(st, "K3.Acme.Test.", "v1", 7, 100,
+	    err, sizeof(err)), 0);
+	assert_int_equal(store_techzone_add(st, "k3.acme.test", "v2", 7, 101,
+	    err, sizeof(err)), 0);
+	/* The same pair again: a no-op that says so. */
+	assert_int_equal(store_techzone_add(st, "k3.acme.test", "v1", 7, 102,
+	    err, sizeof(err)), 1);
+	assert_int_equal(store_techzone_add(st, "x.deep.sub.acme.test", "d", 8,
+	    103, err, sizeof(err)), 0);
+	store_write_end(st, 1);
+
+	got[0] = '\0';
+	assert_int_equal(store_techzone_values(st, "k3.ACME.test", collect_values,
+	    got, err, sizeof(err)), 2);
+	assert_string_equal(got, "v1;v2;");
+	assert_int_equal(store_techzone_values(st, "k3.acme.test", stop_at_first,
+	    NULL, err, sizeof(err)), 1);
+	assert_int_equal(store_techzone_values(st, "nope.acme.test",
+	    collect_values, got, err, sizeof(err)), 0);
+	assert_int_equal(store_techzone_serial(st, &s1), 0);
+	assert_true(s1 != s0);
+
+	/* Empty non-terminals: strictly below, whole labels only. */
+	assert_int_equal(store_techzone_below(st, "sub.acme.test"), 1);
+	assert_int_equal(store_techzone_below(st, "deep.sub.acme.test"), 1);
+	assert_int_equal(store_techzone_below(st, "acme.test"), 1);
+	assert_int_equal(store_techzone_below(st, "x.deep.sub.acme.test"), 0);
+	assert_int_equal(store_techzone_below(st, "ub.acme.test"), 0);
+	assert_int_equal(store_techzone_below(st, "k3.acme.test"), 0);
+	assert_int_equal(store_techzone_below(st, "other.test"), 0);
+
+	/* Bad names are refused, with a sentence. */
+	assert_int_equal(store_techzone_add(st, "a..acme.test", "v", 1, 1, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "empty label"));
+	assert_int_equal(store_techzone_add(st, ".", "v", 1, 1, err,
+	    sizeof(err)), -1);
+
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_techzone_remove(st, "k3.acme.test.", "v1", err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_techzone_remove(st, "k3.acme.test", "v1", err,
+	    sizeof(err)), 1);
+	got[0] = '\0';
+	assert_int_equal(store_techzone_values(st, "k3.acme.test", collect_values,
+	    got, err, sizeof(err)), 1);
+	assert_string_equal(got, "v2;");
+	assert_int_equal(store_techzone_remove_cert(st, 8, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_techzone_below(st, "sub.acme.test"), 0);
+	store_write_end(st, 1);
+	assert_int_equal(store_techzone_serial(st, &s2), 0);
+	assert_true(s2 != s1);
+	store_close(st);
+
+	/* Records persist across a reopen. */
+	st = store_open(NULL, f->path, 5, err, sizeof(err));
+	got[0] = '\0';
+	assert_int_equal(store_techzone_values(st, "k3.acme.test", collect_values,
+	    got, err, sizeof(err)), 1);
+	assert_string_equal(got, "v2;");
+	store_close(st);
+}
+
+/*
+ * The DNS server reads on the daemon's own connection: a value added is
+ * served before the group commit makes it durable (and so visible to other
+ * connections).
+ */
+static void
+test_techzone_reads_see_uncommitted(void **state)
+{
+	struct fixture *f = *state;
+	struct event_base *base = event_base_new();
+	char err[256], got[64] = "";
+	struct store *st = store_open(base, f->path, 5, err, sizeof(err));
+
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_techzone_add(st, "a.b.acme.test", "early", 1, 1,
+	    err, sizeof(err)), 0);
+	store_write_end(st, 1);
+	assert_int_equal(store_techzone_values(st, "a.b.acme.test",
+	    collect_values, got, err, sizeof(err)), 1);
+	assert_int_equal(store_techzone_below(st, "b.acme.test"), 1);
+	assert_int_equal(raw_exec_int(f->path,
+	    "SELECT count(*) FROM techzone_records"), 0);
+	event_base_loop(base, EVLOOP_ONCE);
+	assert_int_equal(raw_exec_int(f->path,
+	    "SELECT count(*) FROM techzone_records"), 1);
+	store_close(st);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -300,6 +424,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rollback_undoes_only_its_bracket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_outlive_items, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_techzone_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_techzone_reads_see_uncommitted, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
