@@ -62,6 +62,23 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		out_field("  active", out_text(t, "active", ",", buf, sizeof(buf)), 16);
 		out_field("  from PEM", out_text(t, "pem", ",", buf, sizeof(buf)), 16);
 		out_field("  from host", out_text(t, "host", ",", buf, sizeof(buf)), 16);
+		t = wire_map_get(&r.result, "techzone");
+		if (t == NULL || t->type != MSGPACK_OBJECT_MAP)
+			out_field("Tech Zone", "-", 16);
+		else {
+			out_field("Tech Zone", out_text(t, "name", ",", buf,
+			    sizeof(buf)), 16);
+			out_field("  listen", out_text(t, "listen", ", ", buf,
+			    sizeof(buf)), 16);
+			out_field("  UDP answers", out_text(t, "udp_answers", ",",
+			    buf, sizeof(buf)), 16);
+			out_field("  TCP answers", out_text(t, "tcp_answers", ",",
+			    buf, sizeof(buf)), 16);
+			out_field("  dropped", out_text(t, "dropped", ",", buf,
+			    sizeof(buf)), 16);
+			out_field("  rate-limited", out_text(t, "rrl_dropped", ",",
+			    buf, sizeof(buf)), 16);
+		}
 	}
 	cf_reply_free(&r);
 	return EXIT_OK;

@@ -14,8 +14,36 @@
 #include "log.h"
 #include "schedule.h"
 #include "store.h"
+#include "techzone.h"
 
 static const char *const role_names[] = { "none", "operator", "admin" };
+
+/* The tech zone as it runs: nil when none is configured. */
+static void
+pack_techzone(msgpack_packer *pk, const struct daemon *d)
+{
+	struct techzone_stats ts;
+
+	wire_pack_key(pk, "techzone");
+	if (d->tzsrv == NULL) {
+		msgpack_pack_nil(pk);
+		return;
+	}
+	techzone_server_stats(d->tzsrv, &ts);
+	msgpack_pack_map(pk, 9);
+	wire_pack_kv_str(pk, "name", d->cfg->techzone_name);
+	wire_pack_key(pk, "listen");
+	msgpack_pack_array(pk, d->cfg->ntechzone_listen);
+	for (size_t i = 0; i < d->cfg->ntechzone_listen; i++)
+		wire_pack_str(pk, d->cfg->techzone_listen[i]);
+	wire_pack_kv_int(pk, "udp_answers", (int64_t)ts.udp_answers);
+	wire_pack_kv_int(pk, "tcp_answers", (int64_t)ts.tcp_answers);
+	wire_pack_kv_int(pk, "tcp_accepted", (int64_t)ts.tcp_accepted);
+	wire_pack_kv_int(pk, "dropped", (int64_t)ts.dropped);
+	wire_pack_kv_int(pk, "rrl_dropped", (int64_t)ts.rrl_dropped);
+	wire_pack_kv_int(pk, "rrl_slipped", (int64_t)ts.rrl_slipped);
+	wire_pack_kv_int(pk, "tcp_closed", (int64_t)ts.tcp_closed);
+}
 
 void
 api_daemon_status(struct rpc_call *call, const msgpack_object *params)
@@ -32,7 +60,7 @@ api_daemon_status(struct rpc_call *call, const msgpack_object *params)
 		return;
 	}
 	pk = rpc_call_result(call);
-	msgpack_pack_map(pk, 9);
+	msgpack_pack_map(pk, 10);
 	wire_pack_kv_str(pk, "version", PACKAGE_VERSION);
 	wire_pack_kv_int(pk, "pid", getpid());
 	api_pack_time(pk, "started_at", d->started_at);
@@ -47,6 +75,7 @@ api_daemon_status(struct rpc_call *call, const msgpack_object *params)
 	wire_pack_kv_int(pk, "active", c.active);
 	wire_pack_kv_int(pk, "pem", c.pem);
 	wire_pack_kv_int(pk, "host", c.host);
+	pack_techzone(pk, d);
 	rpc_call_reply(call);
 }
 

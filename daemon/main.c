@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
@@ -30,6 +33,7 @@
 #include "rpc.h"
 #include "schedule.h"
 #include "store.h"
+#include "techzone.h"
 #include "track.h"
 
 /* How long shutdown lets queued answers reach their clients. */
@@ -293,6 +297,107 @@ probe_conf_from(const struct config *cfg, struct probe_conf *pc)
 	pc->handshake_timeout_ms = cfg->probe_handshake_timeout * 1000;
 }
 
+/* The tech zone settings go together; a one-line reason when they do not. */
+static int
+techzone_settings_check(const struct config *cfg, char *err, size_t errlen)
+{
+	if (cfg->techzone_name != NULL && cfg->ntechzone_listen == 0) {
+		snprintf(err, errlen, "techzone-name %.300s is set without "
+		    "techzone-listen: give the address(es) the tech zone answers "
+		    "on", cfg->techzone_name);
+		return -1;
+	}
+	if (cfg->techzone_name == NULL && cfg->ntechzone_listen > 0) {
+		snprintf(err, errlen, "techzone-listen is set without "
+		    "techzone-name: give the zone it serves");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The NS name's addresses are the listen addresses (a wildcard says
+ * nothing about where the zone is reached, so it gives none), without
+ * duplicates.  Fills addrs[] with strings in bufs; returns how many.
+ */
+static size_t
+techzone_glue(const struct config *cfg, char bufs[][INET6_ADDRSTRLEN],
+    const char **addrs, size_t max)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char ignored[256];
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->ntechzone_listen && n < max; i++) {
+		const void *a;
+		int dup = 0;
+
+		if (techzone_parse_listen(cfg->techzone_listen[i], &ss, &sslen,
+		    ignored, sizeof(ignored)) == -1)
+			continue;
+		if (ss.ss_family == AF_INET) {
+			const struct sockaddr_in *sin = (void *)&ss;
+			if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
+				continue;
+			a = &sin->sin_addr;
+		} else {
+			const struct sockaddr_in6 *sin6 = (void *)&ss;
+			if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+				continue;
+			a = &sin6->sin6_addr;
+		}
+		if (inet_ntop(ss.ss_family, a, bufs[n], INET6_ADDRSTRLEN) == NULL)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			dup |= strcmp(bufs[j], bufs[n]) == 0;
+		if (!dup) {
+			addrs[n] = bufs[n];
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Builds the tech zone on the store's records and binds its server. */
+static int
+techzone_start(struct runtime *rt, char *err, size_t errlen)
+{
+	const struct config *cfg = rt->d.cfg;
+	char bufs[TECHZONE_ADDRS_MAX][INET6_ADDRSTRLEN];
+	const char *addrs[TECHZONE_ADDRS_MAX];
+	struct techzone_server_conf sconf;
+	struct techzone_source src;
+	struct techzone_conf conf;
+	char why[512];
+
+	if (techzone_settings_check(cfg, err, errlen) == -1)
+		return -1;
+	if (cfg->techzone_name == NULL)
+		return 0;
+	techzone_conf_init(&conf, cfg->techzone_name);
+	conf.ns_addrs = addrs;
+	conf.nns_addrs = techzone_glue(cfg, bufs, addrs, TECHZONE_ADDRS_MAX);
+	store_techzone_source(rt->d.store, &src);
+	if ((rt->d.tz = techzone_new(&conf, &src, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "techzone-name: %s", why);
+		return -1;
+	}
+	techzone_server_conf_init(&sconf);
+	sconf.listen = (const char *const *)cfg->techzone_listen;
+	sconf.nlisten = cfg->ntechzone_listen;
+	if ((rt->d.tzsrv = techzone_server_new(rt->d.base, rt->d.tz, &sconf, why,
+	    sizeof(why))) == NULL) {
+		snprintf(err, errlen, "tech zone %s cannot start: %s",
+		    cfg->techzone_name, why);
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->ntechzone_listen; i++)
+		log_info("tech zone %s answering on %s (UDP and TCP)",
+		    cfg->techzone_name, cfg->techzone_listen[i]);
+	return 0;
+}
+
 static void
 durable_barrier(void *ctx, rpc_durable_cb *done, void *arg)
 {
@@ -368,11 +473,17 @@ apply_reloadable(struct runtime *rt, struct config *next, char *err,
 	next->dns_resolvers = cur->dns_resolvers;
 	next->ndns_resolvers = cur->ndns_resolvers;
 	next->test_hooks = cur->test_hooks;
+	next->techzone_name = cur->techzone_name;
+	next->techzone_listen = cur->techzone_listen;
+	next->ntechzone_listen = cur->ntechzone_listen;
 	cur->state_dir = swap.state_dir;
 	cur->socket_path = swap.socket_path;
 	cur->socket_group = swap.socket_group;
 	cur->dns_resolvers = swap.dns_resolvers;
 	cur->ndns_resolvers = swap.ndns_resolvers;
+	cur->techzone_name = swap.techzone_name;
+	cur->techzone_listen = swap.techzone_listen;
+	cur->ntechzone_listen = swap.ntechzone_listen;
 	config_free(cur);
 	rt->d.cfg = next;
 	return 0;
@@ -406,7 +517,9 @@ start(struct runtime *rt, char *err, size_t errlen)
 	char path[PATH_MAX];
 	gid_t gid;
 
-	if (ensure_dir(cfg->state_dir, err, errlen) == -1)
+	/* Refused before any lock or file is touched. */
+	if (techzone_settings_check(cfg, err, errlen) == -1 ||
+	    ensure_dir(cfg->state_dir, err, errlen) == -1)
 		return -1;
 	snprintf(path, sizeof(path), "%s/certfleetd.lock", cfg->state_dir);
 	if ((rt->lock_fds[0] = take_lock(path, cfg->state_dir, err, errlen)) == -1)
@@ -436,6 +549,8 @@ start(struct runtime *rt, char *err, size_t errlen)
 	    (rt->d.sched = scheduler_new(rt->d.base, rt->d.store,
 	    track_scheduled_start, &rt->d, cfg->probe_concurrency, err,
 	    errlen)) == NULL)
+		return -1;
+	if (techzone_start(rt, err, errlen) == -1)
 		return -1;
 	rc.path = rt->socket_path;
 	rc.group = gid;
@@ -492,6 +607,9 @@ teardown(struct runtime *rt)
 	scheduler_free(rt->d.sched);
 	probe_engine_free(rt->d.probes);
 	rpc_server_free(rt->d.rpc);
+	/* The server reads the zone, the zone reads the store: in that order. */
+	techzone_server_free(rt->d.tzsrv);
+	techzone_free(rt->d.tz);
 	dns_free(rt->d.dns);
 	store_close(rt->d.store);
 	if (rt->sig_term) event_free(rt->sig_term);
@@ -524,6 +642,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "certfleetd: %s\n", err);
 		free(args.overrides);
 		return args.check_only ? 1 : 2;
+	}
+	if (args.check_only &&
+	    techzone_settings_check(rt.d.cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "certfleetd: %s\n", err);
+		config_free(rt.d.cfg);
+		free(args.overrides);
+		return 1;
 	}
 	if (args.check_only) {
 		printf("certfleetd: config OK\n");
