@@ -28,7 +28,10 @@ enum dns_status {
  */
 struct dns	*dns_new(struct event_base *base, const char *const *servers,
 		    size_t n, int timeout_ms, char *err, size_t errlen);
-/* Cancels every lookup (their callbacks run with DNS_FAILED) and frees. */
+/*
+ * Cancels every lookup and frees; callbacks not cancelled run now, with
+ * DNS_FAILED or DNS_CNAME_FAILED.
+ */
 void		 dns_free(struct dns *dns);
 
 /* Addresses in resolver order, IPv6 and IPv4 mixed; n == 0 unless DNS_OK. */
