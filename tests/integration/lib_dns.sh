@@ -20,6 +20,9 @@
 #   dns_update CMD...           any nsupdate "update ..." lines, one send
 #   dns_logs               prints both logs (done on a failing exit too)
 #   stop_dns               stops both, by PID
+#
+# lib_dns.sh sets the EXIT trap (stop_dns, then lib.sh's cleanup); a script
+# that sets its own must call both.  The tech zone must lie under "test.".
 
 CF_NET=${CF_NET:-127.0.53}
 DNS_RESOLVER=$CF_NET.10
@@ -30,6 +33,10 @@ DNS_DIR="$T/dns"
 UNBOUND_PID=
 KNOT_PID=
 
+case "$DNS_TZ_ZONE" in
+*?.test) ;;
+*) echo "lib_dns: DNS_TZ_ZONE must lie under test."; exit 1 ;;
+esac
 case "$CF_NET" in
 127.0.0|127.0.0.*) echo "lib_dns: CF_NET $CF_NET is shared with other tests"; exit 1 ;;
 127.*) ;;
