@@ -1,6 +1,7 @@
--- 004: the tech zone's TXT records (ACME DNS-01 challenge values), kept in
+-- 006: the tech zone's TXT records (ACME DNS-01 challenge values), kept in
 -- the database so a restart in the middle of a validation still answers.
--- (003 is the managed certificates' migration, which lands separately.)
+-- (003 and 005 are other branches' migrations: a number below one already
+-- applied anywhere would be skipped, so this one takes the next free number.)
 
 CREATE TABLE techzone_records (
 	id		INTEGER PRIMARY KEY,
