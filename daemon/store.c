@@ -80,9 +80,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "next_check_at = ? WHERE id = ?",
 	[STMT_ITEMS_AFTER] = "SELECT " ITEM_COLUMNS " FROM tracked "
 	    "WHERE id > ? ORDER BY id LIMIT ?",
-	[STMT_COUNTS] = "SELECT count(*), coalesce(sum(active), 0), "
-	    "coalesce(sum(source = 'pem'), 0), coalesce(sum(source = 'host'), 0), "
-	    "(SELECT count(*) FROM events) FROM tracked",
+	[STMT_COUNTS] = "SELECT tracked, active, pem, host, events FROM counts "
+	    "WHERE id = 1",
 	[STMT_EVENT_ADD] = "INSERT INTO events (at, item_id, kind, message) "
 	    "VALUES (?, ?, ?, ?)",
 	[STMT_EVENTS_ALL] = "SELECT id, at, item_id, kind, message FROM events "

@@ -816,8 +816,8 @@ days_from_civil(int64_t y, int64_t m, int64_t d)
 	return era * 146097 + doe - 719468;
 }
 
-static int
-asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out)
+int
+x509_time_to_epoch(const ASN1_TIME *t, int64_t *out)
 {
 	struct tm tm;
 
@@ -833,12 +833,12 @@ asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out)
 static int
 fill_validity(X509 *cert, struct x509_facts *f, char *err, size_t errlen)
 {
-	if (asn1_time_to_epoch(X509_get0_notBefore(cert),
+	if (x509_time_to_epoch(X509_get0_notBefore(cert),
 	    &f->valid_from) == -1) {
 		refuse(err, errlen, "certificate notBefore date is malformed");
 		return -1;
 	}
-	if (asn1_time_to_epoch(X509_get0_notAfter(cert),
+	if (x509_time_to_epoch(X509_get0_notAfter(cert),
 	    &f->valid_until) == -1) {
 		refuse(err, errlen, "certificate notAfter date is malformed");
 		return -1;

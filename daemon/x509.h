@@ -50,6 +50,9 @@ struct x509_facts *x509_facts_from_cert(X509 *cert, char *err, size_t errlen);
 
 void		 x509_facts_free(struct x509_facts *facts);
 
+/* Seconds since the epoch of an ASN.1 time (years 0-9999); 0, or -1. */
+int		 x509_time_to_epoch(const ASN1_TIME *t, int64_t *out);
+
 /*
  * Whole days from now until notAfter, rounded toward minus infinity: 0 in
  * the last day, -1 from one second past notAfter.

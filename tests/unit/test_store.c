@@ -215,6 +215,47 @@ test_rollback_undoes_only_its_bracket(void **state)
 	event_base_free(base);
 }
 
+/* Status counts come from a row kept by triggers: they must match a scan. */
+static void
+test_counts_follow_every_write(void **state)
+{
+	struct fixture *f = *state;
+	struct event_base *base = event_base_new();
+	char err[256];
+	struct store *st = store_open(base, f->path, 5, err, sizeof(err));
+	struct store_counts c;
+	int64_t a = insert(st, "a", "aa"), b = insert(st, "b", "bb");
+
+	insert(st, "c", "cc");
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_item_set_active(st, b, 0, 0, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_item_delete(st, a, err, sizeof(err)), 0);
+	assert_int_equal(store_event_add(st, 1, b, "checked", "x", err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_event_add(st, 2, 0, "note", "y", err,
+	    sizeof(err)), 0);
+	store_write_end(st, 1);
+	/* A rolled-back bracket leaves the counts as they were. */
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_item_delete(st, b, err, sizeof(err)), 0);
+	store_write_end(st, 0);
+	assert_int_equal(store_flush(st), 0);
+	assert_int_equal(store_counts(st, &c), 0);
+	assert_int_equal(c.tracked, 2);
+	assert_int_equal(c.active, 1);
+	assert_int_equal(c.pem, 2);
+	assert_int_equal(c.host, 0);
+	assert_int_equal(c.tracked, raw_exec_int(f->path,
+	    "SELECT count(*) FROM tracked"));
+	assert_int_equal(c.active, raw_exec_int(f->path,
+	    "SELECT sum(active) FROM tracked"));
+	assert_int_equal(c.events, raw_exec_int(f->path,
+	    "SELECT count(*) FROM events"));
+	store_close(st);
+	event_base_free(base);
+}
+
 static void
 durable(int ok, void *arg)
 {
@@ -299,6 +340,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_item_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_undoes_only_its_bracket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counts_follow_every_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_outlive_items, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
