@@ -34,6 +34,7 @@ enum stmt_id {
 	STMT_EVENTS_ALL,
 	STMT_EVENTS_ITEM,
 	STMT_ITEM_FIND_HOST,
+	STMT_ITEM_CHAIN_DIGEST,
 	STMT_ITEM_UPDATE,
 	STMT_ITEM_SET_NEXT,
 	STMT_ITEMS_DUE,
@@ -90,6 +91,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "WHERE item_id = ? ORDER BY id DESC LIMIT ?",
 	[STMT_ITEM_FIND_HOST] = "SELECT id FROM tracked WHERE source = 'host' "
 	    "AND host = ?1 AND port = ?2 AND coalesce(sni, '') = coalesce(?3, '')",
+	[STMT_ITEM_CHAIN_DIGEST] = "SELECT chain_sha256 FROM tracked "
+	    "WHERE id = ? AND fingerprint_sha256 IS NOT NULL",
 	/* Same numbering as STMT_ITEM_INSERT; ?34 is the id. */
 	[STMT_ITEM_UPDATE] = "UPDATE tracked SET active = ?2, check_error = ?3, "
 	    "pem = ?4, common_name = ?5, issued_by = ?6, issuer = ?7, "
@@ -860,6 +863,25 @@ store_item_find_host(struct store *st, const char *host, int port,
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+int
+store_item_chain_digest(struct store *st, int64_t id, char out[65])
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEM_CHAIN_DIGEST);
+	const unsigned char *v;
+	int rc;
+
+	out[0] = '\0';
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && (v = sqlite3_column_text(s, 0)) != NULL &&
+	    sqlite3_column_bytes(s, 0) == 64)
+		memcpy(out, v, 65);
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW)
 		return 0;

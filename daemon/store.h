@@ -99,6 +99,9 @@ int	 store_item_delete(struct store *st, int64_t id,
 	    char *err, size_t errlen);		/* 1: not found */
 int	 store_item_find_host(struct store *st, const char *host, int port,
 	    const char *sni, int64_t *id);		/* 1: not found */
+/* The hex SHA-256 of the item's last chain, "" when it has none. */
+int	 store_item_chain_digest(struct store *st, int64_t id,
+	    char out[65]);				/* 1: not found */
 /* Writes every mutable column of an existing item. 1: not found. */
 int	 store_item_update(struct store *st, const struct store_item *item,
 	    char *err, size_t errlen);
