@@ -430,11 +430,17 @@ cname_of(const char *name, struct cert_cname *out)
 	snprintf(out->name, sizeof(out->name), "_acme-challenge.%s.", name);
 }
 
+/* The name whose challenge name a name uses: a wildcard's base name. */
+static const char *
+challenge_base(const char *name)
+{
+	return strncmp(name, "*.", 2) == 0 ? name + 2 : name;
+}
+
 size_t
 cert_cnames(const struct store_cert *c, const char *techzone,
     struct cert_cname *out, size_t max)
 {
-	struct cert_cname one;
 	size_t n = 0, zl;
 
 	if (c->label == NULL || techzone == NULL || *techzone == '\0')
@@ -446,15 +452,17 @@ cert_cnames(const struct store_cert *c, const char *techzone,
 		const char *name = i == 0 ? c->domain : c->aliases[i - 1];
 		int seen = 0;
 
-		cname_of(name, &one);
-		for (size_t j = 0; j < n && j < max && !seen; j++)
-			seen = strcmp(out[j].name, one.name) == 0;
+		/* Compared with the names before it, so counting needs no out. */
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(challenge_base(j == 0 ? c->domain :
+			    c->aliases[j - 1]), challenge_base(name)) == 0;
 		if (seen)
 			continue;
-		snprintf(one.target, sizeof(one.target), "%s.%.*s.", c->label,
-		    (int)zl, techzone);
-		if (n < max)
-			out[n] = one;
+		if (n < max) {
+			cname_of(name, &out[n]);
+			snprintf(out[n].target, sizeof(out[n].target), "%s.%.*s.",
+			    c->label, (int)zl, techzone);
+		}
 		n++;
 	}
 	return n;
