@@ -1,6 +1,7 @@
 /*
  * certfleet ca ...: add, list, show, delete CA profiles.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -106,8 +107,8 @@ cmd_ca_add(struct cli *cli, int argc, char **argv)
 	/* The daemon does not share our working directory. */
 	if (trust != NULL) {
 		if (realpath(trust, abs) == NULL)
-			return cli_fail(EXIT_REFUSED, "%s: cannot resolve the "
-			    "path", trust);
+			return cli_fail(EXIT_REFUSED, "trust file %s: %s", trust,
+			    strerror(errno));
 		trust = abs;
 	}
 	n = 1 + (dir != NULL) + (trust != NULL) + 2 * (kid != NULL);
