@@ -317,4 +317,26 @@ refused "deleted CA" "no CA profile" ca show myca
 run_cf --json events --limit 100
 expect_contains "events name the changes" "$(jf '[.[].kind] | unique | join(",")')" \
     "ca_added,ca_deleted,ca_eab_set,cert_created,cert_csr,cert_deleted,cert_imported,cert_updated"
+# Stopping while a key is being made: the call is answered and the
+# certificate is either pending with its key or still a draft, never between.
+run_cf --json cert create --domain slow.example.com --ca letsencrypt --agree-tos \
+    --key-type rsa4096
+SID=$(jf .id)
+crc=0
+"$CERTFLEET" cert csr "$SID" >"$T/slow.out" 2>"$T/slow.err" &
+CPID=$!
+sleep 0.3
+stop_daemon
+expect_eq "stop during key generation: daemon exit" "$?" 0
+wait "$CPID" || crc=$?
+echo "csr during stop: exit $crc $(cat "$T/slow.err")"
+start_daemon --techzone-name acme.test
+run_cf --json cert show "$SID"
+if [ "$crc" -eq 0 ]; then
+	expect_eq "csr finished first" "$(jf .status),$(jf .has_key)" "pending,true"
+else
+	expect_eq "csr cut short: exit" "$crc" 3
+	expect_eq "csr cut short: still a draft" "$(jf .status),$(jf .has_key),$(jf .label)" \
+	    "draft,false,null"
+fi
 finish
