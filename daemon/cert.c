@@ -1340,7 +1340,7 @@ import_names(struct store_cert *c, const struct x509_facts *f, struct cf_err *e)
 
 /* Key matches cert; the key's type names the row's key_type. */
 static int
-import_key(struct daemon *d, struct store_cert *c, const char *pem,
+import_key(struct store_cert *c, const char *pem,
     size_t len, const struct x509_facts *f, EVP_PKEY **key, struct cf_err *e)
 {
 	char err[256];
@@ -1370,7 +1370,6 @@ import_key(struct daemon *d, struct store_cert *c, const char *pem,
 		    "rsa4096)");
 	snprintf(c->key_type, sizeof(c->key_type), "%s",
 	    keystore_key_type_name((enum keystore_key_type)kt));
-	(void)d;
 	return 0;
 }
 
@@ -1449,7 +1448,7 @@ cert_import(struct daemon *d, const struct cert_import_params *p,
 	snprintf(c->status, sizeof(c->status), "%s",
 	    c->created_at > c->facts->valid_until ? "expired" : "active");
 	if (import_names(c, c->facts, e) == -1 ||
-	    import_key(d, c, p->key, p->key_len, c->facts, &key, e) == -1 ||
+	    import_key(c, p->key, p->key_len, c->facts, &key, e) == -1 ||
 	    import_chain(p->chain, p->chain_len, &c->chain_pem, e) == -1 ||
 	    import_renewal(d, c, p, e) == -1)
 		goto fail;
