@@ -1497,14 +1497,25 @@ acme_client_new(struct event_base *base, struct http *http,
 	return c;
 }
 
+/* Takes op off its client's books; its memory is freed by op_free. */
 static void
-op_free(struct acme_op *op)
+op_detach(struct acme_op *op)
 {
+	if (op->c == NULL)
+		return;
 	if (op->req != NULL)
 		http_cancel(op->req);
+	op->req = NULL;
 	event_del(&op->kick);
 	TAILQ_REMOVE(&op->c->ops, op, entry);
 	op->c->nops--;
+	op->c = NULL;
+}
+
+static void
+op_free(struct acme_op *op)
+{
+	op_detach(op);
 	EVP_PKEY_free(op->key);
 	free(op->kid);
 	free(op->url);
@@ -1564,6 +1575,8 @@ op_finish(struct acme_op *op, struct acme_result *res)
 	op->state = OP_DONE;
 	if (!res->ok && res->err == NULL)
 		res->err = op->err;
+	/* Detached first, so the callback may free the client. */
+	op_detach(op);
 	op->cb(res, op->arg);
 	op_free(op);
 }

@@ -246,7 +246,10 @@ struct acme_stats {
 struct acme_client *acme_client_new(struct event_base *base, struct http *http,
 		    const struct acme_client_conf *conf, char *err,
 		    size_t errlen);
-/* Cancels every operation (no callback runs) and frees.  NULL: no-op. */
+/*
+ * Cancels every operation (no callback runs) and frees.  May be called from
+ * inside an operation's callback.  NULL: no-op.
+ */
 void		 acme_client_free(struct acme_client *c);
 /* The cached directory, or NULL before the first operation fetched it. */
 const struct acme_directory *acme_client_directory(const struct acme_client *c);

@@ -426,8 +426,11 @@ req_setup(struct http_req *req, const struct http_request *r)
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (r->ca_file != NULL)
+	if (r->ca_file != NULL) {
+		/* The profile's trust file only, not the system's directory. */
 		SET(CURLOPT_CAINFO, r->ca_file);
+		SET(CURLOPT_CAPATH, NULL);
+	}
 	SET(CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms > 0 ?
 	    r->connect_timeout_ms : (long)HTTP_CONNECT_TIMEOUT_MS);
 	SET(CURLOPT_TIMEOUT_MS, r->timeout_ms > 0 ? r->timeout_ms :

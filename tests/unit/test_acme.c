@@ -943,6 +943,7 @@ test_link(void **state)
 /* --- the client on a loop, against a refused loopback port ------------------ */
 
 struct loop_ctx {
+	struct acme_client *free_client;	/* freed from the callback */
 	int	 calls;
 	int	 inside_start;
 	char	 err[512];
@@ -959,6 +960,10 @@ loop_cb(const struct acme_result *res, void *arg)
 	ctx->calls++;
 	assert_false(res->ok);
 	snprintf(ctx->err, sizeof(ctx->err), "%s", res->err);
+	if (ctx->free_client != NULL) {
+		acme_client_free(ctx->free_client);
+		ctx->free_client = NULL;
+	}
 	event_base_loopbreak(ctx->base);
 }
 
@@ -1014,7 +1019,19 @@ test_client_unreachable(void **state)
 	assert_non_null(strstr(ctx.err, "127.0.0.1"));
 	assert_null(acme_client_directory(c));
 
-	acme_client_free(c);
+	/* A callback may free the client, other operations and all. */
+	ctx.calls = 0;
+	ctx.free_client = c;
+	assert_non_null(acme_fetch(c, ec256, "https://ca.test/acct/1",
+	    "https://ca.test/order/1", ACME_DOC_ORDER, loop_cb, &ctx, err,
+	    sizeof(err)));
+	assert_non_null(acme_fetch(c, ec256, "https://ca.test/acct/1",
+	    "https://ca.test/order/2", ACME_DOC_ORDER, never_cb, NULL, err,
+	    sizeof(err)));
+	event_base_dispatch(base);
+	assert_int_equal(ctx.calls, 1);
+	assert_null(ctx.free_client);
+	event_base_loop(base, EVLOOP_NONBLOCK);
 
 	/*
 	 * A peer that accepts TCP but never speaks TLS: the directory fetch
