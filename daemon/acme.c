@@ -1910,7 +1910,11 @@ op_step(struct acme_op *op, const struct http_response *resp,
 		}
 		if (op->kind == OP_ACCOUNT && op->payload == NULL &&
 		    account_payload(op) == -1) {
-			op_fail(op, "%s", op->err);
+			/* op->err holds the sentence already. */
+			struct acme_result res = { .retry_after = -1,
+			    .err = op->err };
+
+			op_finish(op, &res);
 			return;
 		}
 		op_post(op);

@@ -9,7 +9,11 @@
  * line per step for the shell test, "FAIL ..." for each broken promise, and
  * exits 0 only when every check held.
  *
- *   acme_drive DIRECTORY_URL CA_FILE [--fetches N] NAME...
+ *   acme_drive DIRECTORY_URL CA_FILE [--fetches N] [--eab KID:KEY] NAME...
+ *
+ * With --eab, the account is first asked for without EAB (refused before
+ * any request, the directory requiring it) and with a wrong MAC key
+ * (refused by the CA), then made with the right one.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +38,8 @@
 
 enum drive_state {
 	D_LOOKUP_MISSING = 0,	/* onlyReturnExisting before any account */
+	D_ACCOUNT_NO_EAB,	/* --eab: without it, refused locally */
+	D_ACCOUNT_BAD_EAB,	/* --eab: a wrong MAC key, refused by the CA */
 	D_ACCOUNT,
 	D_LOOKUP,
 	D_ORDER,
@@ -73,6 +79,7 @@ struct drive {
 	struct event		*timer;
 	int			 fails;
 	int			 rc;
+	char			*eab_kid, *eab_key;
 };
 
 static void drive_step(struct drive *d);
@@ -195,6 +202,19 @@ check_certificate(struct drive *d, const char *pem, size_t len)
 		fail(d, "the chain has no intermediate");
 }
 
+/* eab NULL: none; kid NULL inside: none, and --eab not in use. */
+static void
+start_account(struct drive *d, const struct acme_eab *eab)
+{
+	const char *contact[] = { "mailto:ops@certfleet.test" };
+	char err[512];
+
+	if (eab != NULL && eab->kid == NULL)
+		eab = NULL;
+	started(d, acme_account_new(d->client, d->account_key, contact, 1, 1,
+	    eab, 0, drive_cb, d, err, sizeof(err)), err);
+}
+
 static void
 start_finalize(struct drive *d)
 {
@@ -269,14 +289,30 @@ drive_step(struct drive *d)
 		if (r->ok || !acme_problem_is(r->problem,
 		    "accountDoesNotExist"))
 			fail(d, "looking up an unknown account: %s", r->err);
-		d->state = D_ACCOUNT;
-		{
-			const char *contact[] = { "mailto:ops@certfleet.test" };
-
-			started(d, acme_account_new(d->client, d->account_key,
-			    contact, 1, 1, NULL, 0, drive_cb, d, err,
-			    sizeof(err)), err);
+		if (d->eab_kid != NULL) {
+			d->state = D_ACCOUNT_NO_EAB;
+			start_account(d, NULL);
+			return;
 		}
+		d->state = D_ACCOUNT;
+		start_account(d, &(struct acme_eab){ NULL, NULL });
+		return;
+	case D_ACCOUNT_NO_EAB:
+		printf("account_no_eab ok=%d http=%ld err=%s\n", r->ok,
+		    r->http_status, r->err ? r->err : "");
+		if (r->ok || r->http_status != 0)
+			fail(d, "an account without EAB was not refused locally");
+		d->state = D_ACCOUNT_BAD_EAB;
+		/* Valid base64url, the wrong 32 bytes. */
+		start_account(d, &(struct acme_eab){ d->eab_kid,
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
+		return;
+	case D_ACCOUNT_BAD_EAB:
+		print_problem("account_bad_eab", r);
+		if (r->ok || r->problem == NULL)
+			fail(d, "a wrong EAB MAC key was not refused: %s", r->err);
+		d->state = D_ACCOUNT;
+		start_account(d, &(struct acme_eab){ d->eab_kid, d->eab_key });
 		return;
 	case D_ACCOUNT:
 		if (!r->ok) {
@@ -540,7 +576,7 @@ main(int argc, char **argv)
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: acme_drive DIRECTORY_URL CA_FILE "
-		    "[--fetches N] NAME...\n");
+		    "[--fetches N] [--eab KID:KEY] NAME...\n");
 		return 2;
 	}
 	log_init("acme_drive");
@@ -548,9 +584,18 @@ main(int argc, char **argv)
 	conf.ca_file = argv[2];
 	conf.connect_timeout_ms = 5000;
 	conf.timeout_ms = 20000;
-	if (strcmp(argv[i], "--fetches") == 0 && i + 1 < argc) {
-		d.fetches = atoi(argv[i + 1]);
-		i += 2;
+	for (;;) {
+		if (strcmp(argv[i], "--fetches") == 0 && i + 2 < argc) {
+			d.fetches = atoi(argv[i + 1]);
+			i += 2;
+		} else if (strcmp(argv[i], "--eab") == 0 && i + 2 < argc &&
+		    strchr(argv[i + 1], ':') != NULL) {
+			d.eab_kid = argv[i + 1];
+			d.eab_key = strchr(argv[i + 1], ':');
+			*d.eab_key++ = '\0';
+			i += 2;
+		} else
+			break;
 	}
 	for (; i < argc && d.nnames < NAMES_MAX; i++)
 		d.names[d.nnames++] = argv[i];

@@ -5,7 +5,8 @@
 # against the key and the names, re-finalize and re-revoke problems, revoke,
 # no ARI), pebble's default 5% nonce rejection left on; then a pebble
 # rejecting 25% of nonces, where badNonce retries must show up and every
-# request still succeed; then HTTPS verification against the wrong trust.
+# request still succeed; then a pebble requiring external account binding;
+# then HTTPS verification against the wrong trust.
 # Skipped (77) when pebble or curl is missing.
 . "${CF_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
 . "$S/tests/integration/lib_acme.sh"
@@ -77,6 +78,28 @@ n=$(field stats bad_nonce_retries "$R")
 if [ "${n:-0}" -gt 0 ]; then pass; else fail "no badNonce retry counted at 25% rejection"; fi
 echo "run 2: $(line stats "$R")"
 
+# --- external account binding required --------------------------------------------
+stop_pebble
+EAB_KEY=zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W
+PEBBLE_EAB="kid-1:$EAB_KEY" \
+    PEBBLE_ENV="PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1" start_pebble "$ADDR"
+drive "$T/run4" "$PEBBLE_DIR" "$PEBBLE_TRUST" --eab "kid-1:$EAB_KEY" $NAMES
+R="$T/run4"
+expect_eq "EAB run: exit status" "$DRIVE_RC" 0
+expect_eq "EAB run: end" "$(tail -n 1 "$R")" done
+expect_contains "EAB run: refused without EAB" "$(line account_no_eab "$R")" \
+    "requires external account binding"
+expect_eq "EAB run: wrong MAC refused" "$(field account_bad_eab problem "$R")" \
+    urn:ietf:params:acme:error:unauthorized
+expect_eq "EAB run: account" "$(line account "$R")" "account http=201 status=valid"
+expect_eq "EAB run: chain" "$(line certificate "$R")" \
+    "certificate chain_certs=2 key_match=1 names_ok=1"
+if grep -q "$EAB_KEY" "$R" "$T/drive.err"; then
+	fail "the EAB MAC key was printed"
+else
+	pass
+fi
+
 # --- HTTPS verification is on: the wrong trust fails, with a sentence ------------------
 drive "$T/run3" "$PEBBLE_DIR" /etc/ssl/certs/ca-certificates.crt $NAMES
 expect_eq "wrong trust: exit status" "$DRIVE_RC" 1
@@ -85,7 +108,7 @@ expect_contains "wrong trust: reported" "$(grep '^FAIL' "$T/run3" | head -n 1)" 
 stop_pebble
 
 if [ "$FAILS" -ne 0 ]; then
-	for f in run1 run2 run3; do echo "--- $f"; cat "$T/$f" 2>/dev/null; done
+	for f in run1 run2 run3 run4; do echo "--- $f"; cat "$T/$f" 2>/dev/null; done
 	cat "$T/drive.err" 2>/dev/null
 	echo "--- pebble log"; tail -30 "$T/pebble.log"
 fi

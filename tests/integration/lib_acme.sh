@@ -15,6 +15,8 @@ PEBBLE_PID=
 PEBBLE_DIR=
 PEBBLE_TRUST=
 PEBBLE_ENV=${PEBBLE_ENV:-}
+# "KID:BASE64URL-KEY": pebble then requires external account binding.
+PEBBLE_EAB=${PEBBLE_EAB:-}
 
 # pebble_certs DIR ADDR: a CA and a server certificate for ADDR.
 pebble_certs() {
@@ -40,6 +42,13 @@ start_pebble() {
 	pd="$T/pebble-$addr"
 	mkdir -p "$pd"
 	pebble_certs "$pd" "$addr" || { echo "pebble: cannot make certificates"; exit 1; }
+	eab_required=false
+	eab_keys=
+	if [ -n "$PEBBLE_EAB" ]; then
+		eab_required=true
+		eab_keys=$(printf ',\n    "externalAccountMACKeys": { "%s": "%s" }' \
+		    "${PEBBLE_EAB%%:*}" "${PEBBLE_EAB#*:}")
+	fi
 	cat >"$pd/config.json" <<EOT
 {
   "pebble": {
@@ -50,7 +59,7 @@ start_pebble() {
     "httpPort": 5002,
     "tlsPort": 5001,
     "ocspResponderURL": "",
-    "externalAccountBindingRequired": false
+    "externalAccountBindingRequired": $eab_required$eab_keys
   }
 }
 EOT
