@@ -107,6 +107,28 @@ expect_contains "wrong trust: reported" "$(grep '^FAIL' "$T/run3" | head -n 1)" 
     "fetching the ACME directory failed: https://$ADDR:14000/dir: SSL certificate problem"
 stop_pebble
 
+# --- the body cap holds against a server that sends no length -----------------------
+# openssl s_server -WWW answers HTTP/1.0 with no Content-Length, the case
+# libcurl 7.88's MAXFILESIZE does not stop.
+www="$T/www"
+mkdir -p "$www"
+head -c 1048576 /dev/zero >"$www/exact"
+head -c 1048577 /dev/zero >"$www/over"
+(cd "$www" && exec openssl s_server -quiet -accept "$ADDR:14001" -naccept 3 \
+    -cert "$T/pebble-$ADDR/cert.pem" -key "$T/pebble-$ADDR/key.pem" -WWW) \
+    >"$T/s_server.log" 2>&1 &
+WWW_PID=$!
+i=0
+until curl -sf --cacert "$PEBBLE_TRUST" -o /dev/null "https://$ADDR:14001/exact" ||
+    [ $i -gt 100 ]; do i=$((i + 1)); sleep 0.05; done
+drive "$T/get1" --get "https://$ADDR:14001/exact" "$PEBBLE_TRUST"
+expect_eq "1 MiB body kept" "$(cat "$T/get1")" "get status=200 len=1048576"
+drive "$T/get2" --get "https://$ADDR:14001/over" "$PEBBLE_TRUST"
+expect_eq "1 MiB + 1 refused" "$(cat "$T/get2")" \
+    "get error=https://$ADDR:14001/over: the response body is larger than 1048576 bytes"
+kill "$WWW_PID" 2>/dev/null || true
+wait "$WWW_PID" 2>/dev/null || true
+
 if [ "$FAILS" -ne 0 ]; then
 	for f in run1 run2 run3 run4; do echo "--- $f"; cat "$T/$f" 2>/dev/null; done
 	cat "$T/drive.err" 2>/dev/null
