@@ -40,6 +40,8 @@ struct cli_cmd {
 
 extern const struct cli_cmd cli_track_cmds[];
 extern const struct cli_cmd cli_misc_cmds[];
+extern const struct cli_cmd cli_ca_cmds[];
+extern const struct cli_cmd cli_cert_cmds[];
 
 /*
  * Calls method with params (a packed msgpack map, or NULL).  On success

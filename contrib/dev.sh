@@ -86,7 +86,7 @@ check_dir() {
 run_valgrind() {
 	log "valgrind: unit tests"
 	for t in test_wire test_x509 test_store test_config test_schedule \
-	    test_keystore test_techzone test_dns; do
+	    test_keystore test_techzone test_acme test_dns; do
 		rc=0
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		    --error-exitcode=99 build/tests/unit/$t >build/valgrind-$t.out 2>&1 || rc=$?
@@ -119,8 +119,9 @@ run_fuzzers() {
 	    CFLAGS="-g -O1 -fsanitize=address,undefined -fsanitize=fuzzer-no-link -fno-omit-frame-pointer" \
 	    LDFLAGS="-fsanitize=address,undefined"
 	make -s -C build-fuzz -j"$JOBS" tests/fuzz/fuzz_frame tests/fuzz/fuzz_pem \
-	    tests/fuzz/fuzz_target tests/fuzz/fuzz_techzone tests/fuzz/fuzz_cname >/dev/null
-	for t in frame pem target techzone cname; do
+	    tests/fuzz/fuzz_target tests/fuzz/fuzz_techzone tests/fuzz/fuzz_acme \
+	    tests/fuzz/fuzz_cname >/dev/null
+	for t in frame pem target techzone acme cname; do
 		work=build-fuzz/corpus-$t
 		mkdir -p "$work"
 		cp -f tests/fuzz/corpus/$t/* "$work/"

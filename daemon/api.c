@@ -3,6 +3,7 @@
  * parameter is hostile until one of these readers has accepted it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "certfleet/methods.h"
@@ -40,6 +41,32 @@ const struct rpc_method api_methods[] = {
 	  "one snapshot's chain as PEM" },
 	{ M_EVENTS_LIST, api_events_list, RPC_ROLE_OPERATOR,
 	  "the activity feed, newest first" },
+	{ M_CA_ADD, api_ca_add, RPC_ROLE_OPERATOR,
+	  "add a CA profile, or set a built-in profile's EAB" },
+	{ M_CA_LIST, api_ca_list, RPC_ROLE_OPERATOR,
+	  "list CA profiles" },
+	{ M_CA_SHOW, api_ca_show, RPC_ROLE_OPERATOR,
+	  "one CA profile" },
+	{ M_CA_DELETE, api_ca_delete, RPC_ROLE_OPERATOR,
+	  "delete a CA profile no certificate uses" },
+	{ M_CERT_CREATE, api_cert_create, RPC_ROLE_OPERATOR,
+	  "create a managed certificate as a draft" },
+	{ M_CERT_UPDATE, api_cert_update, RPC_ROLE_OPERATOR,
+	  "edit a draft certificate" },
+	{ M_CERT_CSR, api_cert_csr, RPC_ROLE_OPERATOR,
+	  "make a draft's key and CSR; it becomes pending" },
+	{ M_CERT_SHOW, api_cert_show, RPC_ROLE_OPERATOR,
+	  "one managed certificate, with its orders" },
+	{ M_CERT_LIST, api_cert_list, RPC_ROLE_OPERATOR,
+	  "list managed certificates, optionally by status" },
+	{ M_CERT_KEY, api_cert_key, RPC_ROLE_ADMIN,
+	  "a managed certificate's private key (admin only)" },
+	{ M_CERT_PEM, api_cert_pem, RPC_ROLE_OPERATOR,
+	  "a managed certificate and its chain as PEM" },
+	{ M_CERT_IMPORT, api_cert_import, RPC_ROLE_OPERATOR,
+	  "import a certificate with its key and chain" },
+	{ M_CERT_DELETE, api_cert_delete, RPC_ROLE_OPERATOR,
+	  "delete a managed certificate and its history" },
 	{ M_DEBUG_SET_CLOCK, api_debug_set_clock, RPC_ROLE_ADMIN,
 	  "move the daemon's clock (only with test-hooks)" },
 	{ NULL, NULL, 0, NULL },
@@ -139,6 +166,118 @@ api_param_str(struct rpc_call *call, const msgpack_object *params,
 	*out = v->via.str.ptr;
 	*len = v->via.str.size;
 	return 0;
+}
+
+int
+api_param_bool(struct rpc_call *call, const msgpack_object *params,
+    const char *key, int required, int *out)
+{
+	const msgpack_object *v = wire_map_get(params, key);
+
+	if (v == NULL || v->type == MSGPACK_OBJECT_NIL) {
+		if (!required)
+			return 0;
+		rpc_call_error(call, WIRE_INVALID_ARGUMENT,
+		    "parameter '%s' is required", key);
+		return -1;
+	}
+	if (v->type != MSGPACK_OBJECT_BOOLEAN) {
+		rpc_call_error(call, WIRE_INVALID_ARGUMENT,
+		    "parameter '%s' must be true or false", key);
+		return -1;
+	}
+	*out = v->via.boolean;
+	return 0;
+}
+
+/* A NUL-terminated copy of a string that holds no NUL. */
+static char *
+text_copy(struct rpc_call *call, const char *key, const char *p, size_t len)
+{
+	char *s;
+
+	if (memchr(p, '\0', len) != NULL) {
+		rpc_call_error(call, WIRE_INVALID_ARGUMENT,
+		    "parameter '%s' contains a NUL byte", key);
+		return NULL;
+	}
+	if ((s = malloc(len + 1)) == NULL) {
+		rpc_call_error(call, WIRE_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	memcpy(s, p, len);
+	s[len] = '\0';
+	return s;
+}
+
+int
+api_param_text(struct rpc_call *call, const msgpack_object *params,
+    const char *key, int required, size_t maxlen, char **out)
+{
+	const char *p = NULL;
+	size_t len = 0;
+
+	if (api_param_str(call, params, key, required, maxlen, &p, &len) == -1)
+		return -1;
+	if (p == NULL)
+		return 0;
+	if ((*out = text_copy(call, key, p, len)) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+api_param_texts(struct rpc_call *call, const msgpack_object *params,
+    const char *key, size_t maxn, size_t maxlen, char ***out, size_t *n)
+{
+	const msgpack_object *v = wire_map_get(params, key);
+	char **a;
+
+	*out = NULL;
+	*n = 0;
+	if (v == NULL || v->type == MSGPACK_OBJECT_NIL)
+		return 0;
+	if (v->type != MSGPACK_OBJECT_ARRAY) {
+		rpc_call_error(call, WIRE_INVALID_ARGUMENT,
+		    "parameter '%s' must be an array of strings", key);
+		return -1;
+	}
+	if (v->via.array.size > maxn) {
+		rpc_call_error(call, WIRE_INVALID_ARGUMENT, "parameter '%s' has "
+		    "%u entries, limit %zu", key, v->via.array.size, maxn);
+		return -1;
+	}
+	if ((a = calloc(v->via.array.size + 1, sizeof(*a))) == NULL) {
+		rpc_call_error(call, WIRE_RESOURCE_EXHAUSTED, "out of memory");
+		return -1;
+	}
+	for (uint32_t i = 0; i < v->via.array.size; i++) {
+		const msgpack_object *s = &v->via.array.ptr[i];
+
+		if (s->type != MSGPACK_OBJECT_STR || s->via.str.size > maxlen) {
+			rpc_call_error(call, WIRE_INVALID_ARGUMENT, "parameter "
+			    "'%s' must be an array of strings of at most %zu "
+			    "bytes", key, maxlen);
+			api_texts_free(a, i);
+			return -1;
+		}
+		if ((a[i] = text_copy(call, key, s->via.str.ptr,
+		    s->via.str.size)) == NULL) {
+			api_texts_free(a, i);
+			return -1;
+		}
+	}
+	*out = a;
+	*n = v->via.array.size;
+	return 0;
+}
+
+void
+api_texts_free(char **v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 void

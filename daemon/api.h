@@ -31,6 +31,17 @@ int	 api_param_str(struct rpc_call *call, const msgpack_object *params,
 	    const char *key, int required, size_t maxlen, const char **out,
 	    size_t *len);
 
+int	 api_param_bool(struct rpc_call *call, const msgpack_object *params,
+	    const char *key, int required, int *out);
+/* A new NUL-terminated copy (caller frees); a NUL inside is refused. */
+int	 api_param_text(struct rpc_call *call, const msgpack_object *params,
+	    const char *key, int required, size_t maxlen, char **out);
+/* An array of strings as new copies (caller frees with api_texts_free). */
+int	 api_param_texts(struct rpc_call *call, const msgpack_object *params,
+	    const char *key, size_t maxn, size_t maxlen, char ***out,
+	    size_t *n);
+void	 api_texts_free(char **v, size_t n);
+
 /* Answers the call with e's code and message. */
 void	 api_fail(struct rpc_call *call, const struct cf_err *e);
 
@@ -59,5 +70,18 @@ void	 api_track_history(struct rpc_call *, const msgpack_object *);
 void	 api_track_raw(struct rpc_call *, const msgpack_object *);
 void	 api_events_list(struct rpc_call *, const msgpack_object *);
 void	 api_debug_set_clock(struct rpc_call *, const msgpack_object *);
+void	 api_ca_add(struct rpc_call *, const msgpack_object *);
+void	 api_ca_list(struct rpc_call *, const msgpack_object *);
+void	 api_ca_show(struct rpc_call *, const msgpack_object *);
+void	 api_ca_delete(struct rpc_call *, const msgpack_object *);
+void	 api_cert_create(struct rpc_call *, const msgpack_object *);
+void	 api_cert_update(struct rpc_call *, const msgpack_object *);
+void	 api_cert_csr(struct rpc_call *, const msgpack_object *);
+void	 api_cert_show(struct rpc_call *, const msgpack_object *);
+void	 api_cert_list(struct rpc_call *, const msgpack_object *);
+void	 api_cert_key(struct rpc_call *, const msgpack_object *);
+void	 api_cert_pem(struct rpc_call *, const msgpack_object *);
+void	 api_cert_import(struct rpc_call *, const msgpack_object *);
+void	 api_cert_delete(struct rpc_call *, const msgpack_object *);
 
 #endif

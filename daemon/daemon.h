@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct cert_jobs;
 struct config;
 struct event_base;
 struct dns;
@@ -35,6 +36,7 @@ struct daemon {
 	struct http		*http;		/* libcurl multi (ACME) */
 	struct techzone		*tz;		/* NULL without techzone-name */
 	struct techzone_server	*tzsrv;
+	struct cert_jobs	*cert_jobs;	/* CSR steps under way (cert.c) */
 	int64_t			 started_at;	/* wall clock, for uptime */
 	int			 stopping;
 };

@@ -25,9 +25,11 @@
 
 #include "autoconfig.h"
 #include "api.h"
+#include "cert.h"
 #include "config.h"
 #include "daemon.h"
 #include "dns.h"
+#include "keystore.h"
 #include "log.h"
 #include "probe.h"
 #include "rpc.h"
@@ -433,6 +435,8 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	if (rt->d.probes != NULL)
 		probe_engine_cancel_all(rt->d.probes);
+	/* CSR steps in the key pool are answered now, while clients listen. */
+	cert_cancel_all(&rt->d);
 	store_flush(rt->d.store);
 	/* Let answers already queued reach their clients, briefly. */
 	rt->grace = evtimer_new(rt->d.base, grace_cb, rt);
@@ -540,6 +544,10 @@ start(struct runtime *rt, char *err, size_t errlen)
 	if ((rt->d.store = store_open(rt->d.base, path, cfg->commit_interval_ms,
 	    err, errlen)) == NULL)
 		return -1;
+	/* Private keys are sealed under the master key beside the database. */
+	if ((rt->d.keys = keystore_open(cfg->state_dir, err, errlen)) == NULL ||
+	    (rt->d.keygen = keystore_pool_new(rt->d.base, err, errlen)) == NULL)
+		return -1;
 	probe_conf_from(cfg, &pc);
 	if ((rt->d.dns = dns_new(rt->d.base, (const char *const *)cfg->dns_resolvers,
 	    cfg->ndns_resolvers, cfg->dns_timeout_ms, err, errlen)) == NULL ||
@@ -605,12 +613,16 @@ teardown(struct runtime *rt)
 {
 	scheduler_free(rt->d.sched);
 	probe_engine_free(rt->d.probes);
+	/* Before the RPC server: a CSR step still under way answers its call. */
+	cert_cancel_all(&rt->d);
+	keystore_pool_free(rt->d.keygen);
 	rpc_server_free(rt->d.rpc);
 	/* The server reads the zone, the zone reads the store: in that order. */
 	techzone_server_free(rt->d.tzsrv);
 	techzone_free(rt->d.tz);
 	dns_free(rt->d.dns);
 	store_close(rt->d.store);
+	keystore_free(rt->d.keys);
 	if (rt->sig_term) event_free(rt->sig_term);
 	if (rt->sig_int) event_free(rt->sig_int);
 	if (rt->sig_hup) event_free(rt->sig_hup);

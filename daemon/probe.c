@@ -36,6 +36,8 @@
 #define PROBE_CHAIN_MAX		16
 /* Distinct presented intermediate sets remembered as verified. */
 #define PROBE_VERIFIED_MAX	4096
+/* Whole chains remembered as verified: direct-mapped, 48 bytes a slot. */
+#define PROBE_VERDICT_SLOTS	65536
 
 /* An address in 28 bytes, not a 128-byte sockaddr_storage: probes are many. */
 union probe_addr {
@@ -59,6 +61,7 @@ struct probe {
 	char			*host;
 	char			*sni;		/* NULL: send none */
 	char			*verify_name;	/* what the certificate must match */
+	char			 known_chain[65];	/* hex SHA-256, or "" */
 	int			 port;
 	int			 host_is_ip;
 	int			 verify_is_ip;	/* match an IP SAN, not a name */
@@ -84,6 +87,19 @@ struct probe {
 };
 TAILQ_HEAD(probe_list, probe);
 
+/*
+ * A presented chain that verified, by the SHA-256 of its DER, with the
+ * window in which every certificate of the chain as built (anchor included)
+ * is within its validity.  Signatures are a function of the bytes and the
+ * anchors, so the same chain seen again under the same anchors verifies
+ * again exactly when the clock is inside that window.
+ */
+struct probe_verdict {
+	unsigned char	 digest[32];
+	int64_t		 valid_from;	/* latest notBefore */
+	int64_t		 valid_until;	/* earliest notAfter */
+};
+
 struct probe_engine {
 	struct event_base	*base;
 	struct dns		*dns;
@@ -99,6 +115,8 @@ struct probe_engine {
 	X509_STORE		*verified;
 	unsigned char		(*verified_sets)[32];
 	size_t			 nverified;
+	/* Re-checks of unchanged chains; NULL until the first verdict. */
+	struct probe_verdict	*verdicts;
 	struct probe_list	 queue;
 	struct probe_list	 active;
 	size_t			 nqueued;
@@ -146,6 +164,8 @@ engine_load_trust(struct probe_engine *pe, const char *ca_file, char *err,
 		goto fail;
 	X509_STORE_set_flags(pe->verified, X509_V_FLAG_PARTIAL_CHAIN);
 	pe->nverified = 0;
+	free(pe->verdicts);
+	pe->verdicts = NULL;
 	return 0;
 fail:
 	snprintf(err, errlen, "out of memory");
@@ -357,6 +377,7 @@ probe_engine_free(struct probe_engine *pe)
 	X509_STORE_free(pe->trust);
 	X509_STORE_free(pe->verified);
 	free(pe->verified_sets);
+	free(pe->verdicts);
 	free(pe);
 }
 
@@ -644,56 +665,55 @@ probe_handshake(struct probe *p)
 
 /* --- judging the chain --------------------------------------------------- */
 
+/*
+ * One pass over the DER of the presented certificates (at most
+ * PROBE_CHAIN_MAX): the SHA-256 of the whole chain, which names it, and of
+ * the certificates after the leaf, which name its intermediate set.
+ */
 static int
-chain_to_pem(STACK_OF(X509) *chain, struct probe_result *res)
+chain_digests(STACK_OF(X509) *chain, struct probe_result *res,
+    unsigned char whole[32], unsigned char inter[32])
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char digest[32];
-	char *data;
-	long n;
-	int ok = bio != NULL && md != NULL &&
-	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+	EVP_MD_CTX *mw = EVP_MD_CTX_new(), *mi = EVP_MD_CTX_new();
+	int ok = mw != NULL && mi != NULL &&
+	    EVP_DigestInit_ex(mw, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestInit_ex(mi, EVP_sha256(), NULL) == 1;
 
 	for (int i = 0; ok && i < sk_X509_num(chain) && i < PROBE_CHAIN_MAX; i++) {
-		X509 *c = sk_X509_value(chain, i);
 		unsigned char *der = NULL;
-		int len = i2d_X509(c, &der);
+		int len = i2d_X509(sk_X509_value(chain, i), &der);
 
-		ok = len > 0 && EVP_DigestUpdate(md, der, len) == 1 &&
-		    PEM_write_bio_X509(bio, c) == 1;
+		ok = len > 0 && EVP_DigestUpdate(mw, der, len) == 1 &&
+		    (i == 0 || EVP_DigestUpdate(mi, der, len) == 1);
 		OPENSSL_free(der);
 		res->chain_length++;
 	}
-	if (ok && EVP_DigestFinal_ex(md, digest, NULL) == 1 &&
-	    (n = BIO_get_mem_data(bio, &data)) > 0 &&
-	    (res->chain_pem = strndup(data, n)) != NULL) {
+	ok = ok && EVP_DigestFinal_ex(mw, whole, NULL) == 1 &&
+	    EVP_DigestFinal_ex(mi, inter, NULL) == 1;
+	if (ok)
 		for (int i = 0; i < 32; i++)
-			snprintf(res->chain_sha256 + 2 * i, 3, "%02x", digest[i]);
-	} else
-		ok = 0;
-	EVP_MD_CTX_free(md);
-	BIO_free(bio);
+			snprintf(res->chain_sha256 + 2 * i, 3, "%02x", whole[i]);
+	EVP_MD_CTX_free(mw);
+	EVP_MD_CTX_free(mi);
 	ERR_clear_error();
 	return ok ? 0 : -1;
 }
 
-/* SHA-256 over the DER of the presented certificates after the leaf. */
+/* The presented certificates (at most PROBE_CHAIN_MAX) as PEM, leaf first. */
 static int
-intermediates_digest(STACK_OF(X509) *chain, unsigned char out[32])
+chain_to_pem(STACK_OF(X509) *chain, struct probe_result *res)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	int ok = bio != NULL;
 
-	for (int i = 1; ok && i < sk_X509_num(chain) && i < PROBE_CHAIN_MAX; i++) {
-		unsigned char *der = NULL;
-		int len = i2d_X509(sk_X509_value(chain, i), &der);
-
-		ok = len > 0 && EVP_DigestUpdate(md, der, len) == 1;
-		OPENSSL_free(der);
-	}
-	ok = ok && EVP_DigestFinal_ex(md, out, NULL) == 1;
-	EVP_MD_CTX_free(md);
+	for (int i = 0; ok && i < sk_X509_num(chain) && i < PROBE_CHAIN_MAX; i++)
+		ok = PEM_write_bio_X509(bio, sk_X509_value(chain, i)) == 1;
+	ok = ok && (n = BIO_get_mem_data(bio, &data)) > 0 &&
+	    (res->chain_pem = strndup(data, n)) != NULL;
+	BIO_free(bio);
+	ERR_clear_error();
 	return ok ? 0 : -1;
 }
 
@@ -729,6 +749,55 @@ verified_set_add(struct probe_engine *pe, X509_STORE_CTX *vctx,
 	memcpy(pe->verified_sets[pe->nverified++], d, 32);
 }
 
+static struct probe_verdict *
+verdict_slot(const struct probe_engine *pe, const unsigned char d[32])
+{
+	/* d is a SHA-256: its first bytes are as good as any hash of it. */
+	return pe->verdicts == NULL ? NULL :
+	    &pe->verdicts[((size_t)d[0] << 8 | d[1]) % PROBE_VERDICT_SLOTS];
+}
+
+static int
+verdict_known(const struct probe_engine *pe, const unsigned char d[32],
+    int64_t now)
+{
+	const struct probe_verdict *v = verdict_slot(pe, d);
+
+	return v != NULL && memcmp(v->digest, d, 32) == 0 &&
+	    now >= v->valid_from && now <= v->valid_until;
+}
+
+/* Remembers a chain that verified, with its validity window as built. */
+static void
+verdict_add(struct probe_engine *pe, X509_STORE_CTX *vctx,
+    const unsigned char d[32])
+{
+	STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(vctx);
+	struct probe_verdict v;
+
+	if (built == NULL)
+		return;
+	memcpy(v.digest, d, 32);
+	v.valid_from = INT64_MIN;
+	v.valid_until = INT64_MAX;
+	for (int i = 0; i < sk_X509_num(built); i++) {
+		X509 *c = sk_X509_value(built, i);
+		int64_t from, until;
+
+		if (x509_time_to_epoch(X509_get0_notBefore(c), &from) == -1 ||
+		    x509_time_to_epoch(X509_get0_notAfter(c), &until) == -1)
+			return;
+		if (from > v.valid_from)
+			v.valid_from = from;
+		if (until < v.valid_until)
+			v.valid_until = until;
+	}
+	if (pe->verdicts == NULL &&
+	    (pe->verdicts = calloc(PROBE_VERDICT_SLOTS, sizeof(v))) == NULL)
+		return;
+	*verdict_slot(pe, d) = v;
+}
+
 /* Verifies leaf against store; returns 1 or 0, with ctx kept for the caller. */
 static int
 verify_in(X509_STORE *store, X509 *leaf, STACK_OF(X509) *chain,
@@ -743,15 +812,23 @@ verify_in(X509_STORE *store, X509 *leaf, STACK_OF(X509) *chain,
 }
 
 static void
-judge_chain(struct probe *p, X509 *leaf, STACK_OF(X509) *chain)
+judge_chain(struct probe *p, X509 *leaf, STACK_OF(X509) *chain,
+    const unsigned char chain_digest[32], const unsigned char d[32])
 {
 	struct probe_engine *pe = p->pe;
-	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
+	X509_STORE_CTX *vctx = NULL;
 	struct probe_result *res = &p->res;
-	unsigned char d[32];
 	int known, rc = -1;
+	/* The digest covers PROBE_CHAIN_MAX certificates: longer chains are
+	 * judged every time. */
+	int cacheable = sk_X509_num(chain) <= PROBE_CHAIN_MAX;
 
-	known = intermediates_digest(chain, d) == 0 && verified_set_known(pe, d);
+	if (cacheable && verdict_known(pe, chain_digest, clock_now())) {
+		res->chain_valid = 1;
+		goto name;
+	}
+	vctx = X509_STORE_CTX_new();
+	known = verified_set_known(pe, d);
 	if (vctx != NULL && known)
 		rc = verify_in(pe->verified, leaf, chain, vctx);
 	/* Unknown sets, and any doubt, get the full verification. */
@@ -760,6 +837,8 @@ judge_chain(struct probe *p, X509 *leaf, STACK_OF(X509) *chain)
 		if (rc == 1 && !known)
 			verified_set_add(pe, vctx, d);
 	}
+	if (rc == 1 && cacheable)
+		verdict_add(pe, vctx, chain_digest);
 	res->chain_valid = rc == 1;
 	if (rc == -1 || vctx == NULL)
 		snprintf(res->verify_error, sizeof(res->verify_error),
@@ -768,6 +847,7 @@ judge_chain(struct probe *p, X509 *leaf, STACK_OF(X509) *chain)
 		snprintf(res->verify_error, sizeof(res->verify_error), "%s",
 		    X509_verify_cert_error_string(X509_STORE_CTX_get_error(vctx)));
 	X509_STORE_CTX_free(vctx);
+name:
 	if (p->verify_is_ip)
 		res->hostname_match = X509_check_ip_asc(leaf, p->verify_name, 0) == 1;
 	else
@@ -781,6 +861,7 @@ capture(struct probe *p)
 {
 	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(p->ssl);
 	X509 *leaf;
+	unsigned char digest[32], inter[32];
 	char err[256];
 
 	if (chain == NULL || sk_X509_num(chain) == 0 ||
@@ -792,15 +873,23 @@ capture(struct probe *p)
 	    SSL_get_version(p->ssl));
 	snprintf(p->res.cipher, sizeof(p->res.cipher), "%s",
 	    SSL_CIPHER_get_name(SSL_get_current_cipher(p->ssl)));
-	if ((p->res.leaf = x509_facts_from_cert(leaf, err, sizeof(err))) == NULL) {
-		probe_fail(p, PROBE_NO_CERT, "unusable certificate: %s", err);
-		return;
-	}
-	if (chain_to_pem(chain, &p->res) == -1) {
+	if (chain_digests(chain, &p->res, digest, inter) == -1) {
 		probe_fail(p, PROBE_NO_CERT, "cannot encode the presented chain");
 		return;
 	}
-	judge_chain(p, leaf, chain);
+	/* The chain last seen here: what its leaf says is already known. */
+	if (p->known_chain[0] != '\0' &&
+	    strcmp(p->known_chain, p->res.chain_sha256) == 0)
+		p->res.chain_unchanged = 1;
+	else if ((p->res.leaf = x509_facts_from_cert(leaf, err,
+	    sizeof(err))) == NULL) {
+		probe_fail(p, PROBE_NO_CERT, "unusable certificate: %s", err);
+		return;
+	} else if (chain_to_pem(chain, &p->res) == -1) {
+		probe_fail(p, PROBE_NO_CERT, "cannot encode the presented chain");
+		return;
+	}
+	judge_chain(p, leaf, chain, digest, inter);
 	probe_end(p, PROBE_OK);
 }
 
@@ -864,7 +953,7 @@ engine_pump_cb(evutil_socket_t fd, short what, void *arg)
 
 struct probe *
 probe_start(struct probe_engine *pe, const char *host, int port,
-    const char *sni, probe_done_cb *done, void *arg)
+    const char *sni, const char *known_chain, probe_done_cb *done, void *arg)
 {
 	struct probe *p = calloc(1, sizeof(*p));
 	union probe_addr scratch;
@@ -876,6 +965,8 @@ probe_start(struct probe_engine *pe, const char *host, int port,
 	p->port = port;
 	p->done = done;
 	p->arg = arg;
+	if (known_chain != NULL && strlen(known_chain) == 64)
+		memcpy(p->known_chain, known_chain, 65);
 	p->host = strdup(host);
 	if (parse_ip_literal(host, port, &scratch) == 0) {
 		if ((p->addrs = malloc(sizeof(*p->addrs))) == NULL) {

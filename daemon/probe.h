@@ -40,6 +40,11 @@ struct probe_result {
 	char			*chain_pem;	/* leaf first, as presented */
 	char			 chain_sha256[65];
 	int			 chain_length;
+	/*
+	 * The chain is the one the caller said it knew: leaf and chain_pem
+	 * are then NULL, since the caller already holds what they would say.
+	 */
+	int			 chain_unchanged;
 	char			 tls_version[16];
 	char			 cipher[64];
 	int			 chain_valid;
@@ -67,11 +72,15 @@ size_t		 probe_engine_active(const struct probe_engine *pe);
 
 /*
  * Starts (or queues) a probe of host:port presenting sni (NULL: host, unless
- * host is an IP literal).  Returns a handle for probe_cancel, or NULL when
- * out of memory.  done runs exactly once, never inside this call.
+ * host is an IP literal).  known_chain: the hex SHA-256 of the chain last
+ * seen there, or NULL; when the same chain comes back, its facts and PEM are
+ * not decoded again (see chain_unchanged).  Returns a handle for
+ * probe_cancel, or NULL when out of memory.  done runs exactly once, never
+ * inside this call.
  */
 struct probe	*probe_start(struct probe_engine *pe, const char *host,
-		    int port, const char *sni, probe_done_cb *done, void *arg);
+		    int port, const char *sni, const char *known_chain,
+		    probe_done_cb *done, void *arg);
 /* done runs with PROBE_CANCELLED from the loop. */
 void		 probe_cancel(struct probe *p);
 

@@ -36,6 +36,7 @@ enum stmt_id {
 	STMT_EVENTS_ALL,
 	STMT_EVENTS_ITEM,
 	STMT_ITEM_FIND_HOST,
+	STMT_ITEM_CHAIN_DIGEST,
 	STMT_ITEM_UPDATE,
 	STMT_ITEM_SET_NEXT,
 	STMT_ITEMS_DUE,
@@ -44,6 +45,29 @@ enum stmt_id {
 	STMT_SNAPSHOT_ADD,
 	STMT_SNAPSHOTS_ITEM,
 	STMT_SNAPSHOTS_DELETE,
+	/* managed certificates */
+	STMT_CA_INSERT,
+	STMT_CA_GET,
+	STMT_CA_GET_ID,
+	STMT_CA_SET_EAB,
+	STMT_CA_DELETE,
+	STMT_CAS_ALL,
+	STMT_ACCOUNT_INSERT,
+	STMT_ACCOUNT_GET,
+	STMT_ACCOUNT_UPDATE,
+	STMT_CERT_INSERT,
+	STMT_CERT_GET,
+	STMT_CERT_UPDATE,
+	STMT_CERT_DELETE,
+	STMT_CERTS_AFTER,
+	STMT_CERTS_STATUS_AFTER,
+	STMT_CERTS_DUE,
+	STMT_ORDER_INSERT,
+	STMT_ORDER_UPDATE,
+	STMT_ORDER_RUNNING,
+	STMT_ORDERS_CERT,
+	STMT_VERSION_ADD,
+	STMT_VERSIONS_CERT,
 	STMT_TZ_ADD,
 	STMT_TZ_REMOVE,
 	STMT_TZ_REMOVE_CERT,
@@ -61,6 +85,34 @@ enum stmt_id {
 	"last_checked_at, next_check_at, host, port, sni, address, " \
 	"tls_version, cipher, chain_valid, hostname_match, verify_error, " \
 	"chain_length, chain_sha256, check_failures"
+
+#define CA_COLUMNS \
+	"p.id, p.name, p.directory_url, p.trust_file, p.eab_kid, " \
+	"p.eab_hmac_key, p.eab_required, p.builtin, p.created_at, " \
+	"(SELECT count(*) FROM certificates c WHERE c.profile_id = p.id)"
+
+#define ACCOUNT_COLUMNS \
+	"id, profile_id, email, key, account_url, tos_agreed_at, created_at"
+
+/* Column i of a CERT_COLUMNS row is parameter ?i of STMT_CERT_INSERT. */
+#define CERT_COLUMNS \
+	"c.id, c.source, c.status, c.domain, c.aliases, c.profile_id, " \
+	"c.email, c.tos_agreed_at, c.auto_renew_days, c.key_type, c.label, " \
+	"c.key, c.csr_pem, c.chain_pem, c.cert_pem, c.common_name, " \
+	"c.issued_by, c.issuer, c.subject, c.organization, " \
+	"c.organizational_unit, c.location, c.serial_number, " \
+	"c.signature_algorithm, c.public_key, c.fingerprint_sha256, " \
+	"c.valid_from, c.valid_until, c.subject_alt_names, c.last_error, " \
+	"c.problem_type, c.failures, c.next_attempt_at, c.next_renewal_at, " \
+	"c.created_at, c.updated_at, p.name"
+#define CERT_FROM \
+	" FROM certificates c LEFT JOIN ca_profiles p ON p.id = c.profile_id "
+
+/* Column i of an ORDER_COLUMNS row is parameter ?i of STMT_ORDER_INSERT. */
+#define ORDER_COLUMNS \
+	"id, cert_id, account_id, reason, step, status, order_url, " \
+	"finalize_url, cert_url, authz, key, csr_pem, problem_type, " \
+	"problem_detail, serial_number, started_at, updated_at, finished_at"
 
 static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -88,9 +140,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "next_check_at = ? WHERE id = ?",
 	[STMT_ITEMS_AFTER] = "SELECT " ITEM_COLUMNS " FROM tracked "
 	    "WHERE id > ? ORDER BY id LIMIT ?",
-	[STMT_COUNTS] = "SELECT count(*), coalesce(sum(active), 0), "
-	    "coalesce(sum(source = 'pem'), 0), coalesce(sum(source = 'host'), 0), "
-	    "(SELECT count(*) FROM events) FROM tracked",
+	[STMT_COUNTS] = "SELECT tracked, active, pem, host, events FROM counts "
+	    "WHERE id = 1",
 	[STMT_EVENT_ADD] = "INSERT INTO events (at, item_id, kind, message) "
 	    "VALUES (?, ?, ?, ?)",
 	[STMT_EVENTS_ALL] = "SELECT id, at, item_id, kind, message FROM events "
@@ -99,6 +150,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "WHERE item_id = ? ORDER BY id DESC LIMIT ?",
 	[STMT_ITEM_FIND_HOST] = "SELECT id FROM tracked WHERE source = 'host' "
 	    "AND host = ?1 AND port = ?2 AND coalesce(sni, '') = coalesce(?3, '')",
+	[STMT_ITEM_CHAIN_DIGEST] = "SELECT chain_sha256 FROM tracked "
+	    "WHERE id = ? AND fingerprint_sha256 IS NOT NULL",
 	/* Same numbering as STMT_ITEM_INSERT; ?34 is the id. */
 	[STMT_ITEM_UPDATE] = "UPDATE tracked SET active = ?2, check_error = ?3, "
 	    "pem = ?4, common_name = ?5, issued_by = ?6, issuer = ?7, "
@@ -121,6 +174,76 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_SNAPSHOTS_ITEM] = "SELECT at, chain_sha256, leaf_sha256, "
 	    "chain_length, chain_pem FROM snapshots WHERE item_id = ? ORDER BY id",
 	[STMT_SNAPSHOTS_DELETE] = "DELETE FROM snapshots WHERE item_id = ?",
+	[STMT_CA_INSERT] = "INSERT INTO ca_profiles (name, directory_url, "
+	    "trust_file, eab_kid, eab_hmac_key, eab_required, builtin, "
+	    "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[STMT_CA_GET] = "SELECT " CA_COLUMNS " FROM ca_profiles p WHERE p.name = ?",
+	[STMT_CA_GET_ID] = "SELECT " CA_COLUMNS " FROM ca_profiles p "
+	    "WHERE p.id = ?",
+	[STMT_CA_SET_EAB] = "UPDATE ca_profiles SET eab_kid = ?1, "
+	    "eab_hmac_key = ?2 WHERE id = ?3",
+	[STMT_CA_DELETE] = "DELETE FROM ca_profiles WHERE id = ?",
+	[STMT_CAS_ALL] = "SELECT " CA_COLUMNS " FROM ca_profiles p ORDER BY p.name",
+	[STMT_ACCOUNT_INSERT] = "INSERT INTO acme_accounts (profile_id, email, "
+	    "key, account_url, tos_agreed_at, created_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[STMT_ACCOUNT_GET] = "SELECT " ACCOUNT_COLUMNS " FROM acme_accounts "
+	    "WHERE profile_id = ?1 AND email = ?2",
+	[STMT_ACCOUNT_UPDATE] = "UPDATE acme_accounts SET key = ?1, "
+	    "account_url = ?2, tos_agreed_at = ?3 WHERE id = ?4",
+	[STMT_CERT_INSERT] = "INSERT INTO certificates (source, status, domain, "
+	    "aliases, profile_id, email, tos_agreed_at, auto_renew_days, "
+	    "key_type, label, key, csr_pem, chain_pem, cert_pem, common_name, "
+	    "issued_by, issuer, subject, organization, organizational_unit, "
+	    "location, serial_number, signature_algorithm, public_key, "
+	    "fingerprint_sha256, valid_from, valid_until, subject_alt_names, "
+	    "last_error, problem_type, failures, next_attempt_at, "
+	    "next_renewal_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, "
+	    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+	    "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, "
+	    "?32, ?33, ?34, ?35)",
+	[STMT_CERT_GET] = "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.id = ?",
+	/* Same numbering as STMT_CERT_INSERT; ?36 is the id. */
+	[STMT_CERT_UPDATE] = "UPDATE certificates SET status = ?2, domain = ?3, "
+	    "aliases = ?4, profile_id = ?5, email = ?6, tos_agreed_at = ?7, "
+	    "auto_renew_days = ?8, key_type = ?9, label = ?10, key = ?11, "
+	    "csr_pem = ?12, chain_pem = ?13, cert_pem = ?14, common_name = ?15, "
+	    "issued_by = ?16, issuer = ?17, subject = ?18, organization = ?19, "
+	    "organizational_unit = ?20, location = ?21, serial_number = ?22, "
+	    "signature_algorithm = ?23, public_key = ?24, "
+	    "fingerprint_sha256 = ?25, valid_from = ?26, valid_until = ?27, "
+	    "subject_alt_names = ?28, last_error = ?29, problem_type = ?30, "
+	    "failures = ?31, next_attempt_at = ?32, next_renewal_at = ?33, "
+	    "updated_at = ?35 WHERE id = ?36",
+	[STMT_CERT_DELETE] = "DELETE FROM certificates WHERE id = ?",
+	[STMT_CERTS_AFTER] = "SELECT " CERT_COLUMNS CERT_FROM
+	    "WHERE c.id > ?1 ORDER BY c.id LIMIT ?2",
+	[STMT_CERTS_STATUS_AFTER] = "SELECT " CERT_COLUMNS CERT_FROM
+	    "WHERE c.status = ?3 AND c.id > ?1 ORDER BY c.id LIMIT ?2",
+	[STMT_CERTS_DUE] = "SELECT id FROM certificates WHERE next_attempt_at <= ? "
+	    "ORDER BY next_attempt_at LIMIT ?",
+	[STMT_ORDER_INSERT] = "INSERT INTO cert_orders (cert_id, account_id, "
+	    "reason, step, status, order_url, finalize_url, cert_url, authz, "
+	    "key, csr_pem, problem_type, problem_detail, serial_number, "
+	    "started_at, updated_at, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	/* Same numbering as STMT_ORDER_INSERT; ?18 is the id. */
+	[STMT_ORDER_UPDATE] = "UPDATE cert_orders SET account_id = ?2, "
+	    "reason = ?3, step = ?4, status = ?5, order_url = ?6, "
+	    "finalize_url = ?7, cert_url = ?8, authz = ?9, key = ?10, "
+	    "csr_pem = ?11, problem_type = ?12, problem_detail = ?13, "
+	    "serial_number = ?14, updated_at = ?16, finished_at = ?17 "
+	    "WHERE id = ?18",
+	[STMT_ORDER_RUNNING] = "SELECT " ORDER_COLUMNS " FROM cert_orders "
+	    "WHERE cert_id = ? AND status = 'running'",
+	[STMT_ORDERS_CERT] = "SELECT " ORDER_COLUMNS " FROM cert_orders "
+	    "WHERE cert_id = ? ORDER BY id DESC LIMIT ?",
+	[STMT_VERSION_ADD] = "INSERT INTO cert_versions (cert_id, replaced_at, "
+	    "serial_number, fingerprint_sha256, valid_from, valid_until, "
+	    "cert_pem, chain_pem) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	[STMT_VERSIONS_CERT] = "SELECT id, cert_id, replaced_at, serial_number, "
+	    "fingerprint_sha256, valid_from, valid_until, cert_pem, chain_pem "
+	    "FROM cert_versions WHERE cert_id = ? ORDER BY id",
 	[STMT_TZ_ADD] = "INSERT INTO techzone_records (owner, owner_rev, value, "
 	    "cert_id, created_at) VALUES (?, ?, ?, ?, ?) "
 	    "ON CONFLICT (owner, value) DO NOTHING",
@@ -892,6 +1015,25 @@ store_item_find_host(struct store *st, const char *host, int port,
 }
 
 int
+store_item_chain_digest(struct store *st, int64_t id, char out[65])
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ITEM_CHAIN_DIGEST);
+	const unsigned char *v;
+	int rc;
+
+	out[0] = '\0';
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && (v = sqlite3_column_text(s, 0)) != NULL &&
+	    sqlite3_column_bytes(s, 0) == 64)
+		memcpy(out, v, 65);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+int
 store_item_set_next_check(struct store *st, int64_t id, int64_t at, char *err,
     size_t errlen)
 {
@@ -994,6 +1136,750 @@ store_snapshots_delete(struct store *st, int64_t item_id, char *err,
 
 	sqlite3_bind_int64(s, 1, item_id);
 	return run_changes(st, s, "deleting snapshots", err, errlen) == -1 ? -1 : 0;
+}
+
+/* --- managed certificates ------------------------------------------------- */
+
+/* Runs a bound INSERT: 0, 1 on a uniqueness conflict, -1 on error. */
+static int
+run_insert(struct store *st, sqlite3_stmt *s, const char *what, char *err,
+    size_t errlen)
+{
+	int rc = sqlite3_step(s);
+	int ext = sqlite3_extended_errcode(st->db);
+
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return 0;
+	}
+	db_error(st, what, err, errlen);
+	sqlite3_reset(s);
+	return ext == SQLITE_CONSTRAINT_UNIQUE ? 1 : -1;
+}
+
+static void
+bind_blob(sqlite3_stmt *s, int i, const unsigned char *p, size_t n)
+{
+	if (p == NULL)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_blob64(s, i, p, n, SQLITE_TRANSIENT);
+}
+
+static void
+bind_id(sqlite3_stmt *s, int i, int64_t id)
+{
+	if (id <= 0)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_int64(s, i, id);
+}
+
+/* A copy of a BLOB column; 0 when NULL, -1 out of memory. */
+static int
+col_blob(sqlite3_stmt *s, int col, unsigned char **out, size_t *len)
+{
+	const void *p = sqlite3_column_blob(s, col);
+	int n = sqlite3_column_bytes(s, col);
+
+	*out = NULL;
+	*len = 0;
+	if (p == NULL || n <= 0)
+		return 0;
+	if ((*out = malloc((size_t)n)) == NULL)
+		return -1;
+	memcpy(*out, p, (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}
+
+static char *
+strings_to_json(char *const *v, size_t n)
+{
+	json_t *arr = json_array();
+	char *s;
+
+	for (size_t i = 0; arr != NULL && i < n; i++)
+		json_array_append_new(arr, json_string(v[i]));
+	s = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+	json_decref(arr);
+	return s;
+}
+
+static int
+strings_from_json(const char *text, char ***out, size_t *n)
+{
+	struct x509_facts tmp = { 0 };
+
+	if (sans_from_json(text, &tmp) == -1) {
+		for (size_t i = 0; i < tmp.nsans; i++)
+			free(tmp.sans[i]);
+		free(tmp.sans);
+		return -1;
+	}
+	*out = tmp.sans;
+	*n = tmp.nsans;
+	return 0;
+}
+
+/* Single-row lookup shared by the _get functions: 0, 1 none, -1 error. */
+typedef void *row_fn(sqlite3_stmt *s);
+
+static int
+get_one(struct store *st, sqlite3_stmt *s, row_fn *fn, void **out,
+    const char *what, char *err, size_t errlen)
+{
+	int rc = sqlite3_step(s);
+
+	*out = NULL;
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return 1;
+	}
+	if (rc != SQLITE_ROW) {
+		db_error(st, what, err, errlen);
+		sqlite3_reset(s);
+		return -1;
+	}
+	*out = fn(s);
+	sqlite3_reset(s);
+	if (*out == NULL) {
+		snprintf(err, errlen, "out of memory %s", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* CA profiles. */
+
+void
+store_ca_free(struct store_ca *ca)
+{
+	if (ca == NULL)
+		return;
+	free(ca->name);
+	free(ca->directory_url);
+	free(ca->trust_file);
+	free(ca->eab_kid);
+	free(ca->eab_hmac_sealed);
+	free(ca);
+}
+
+static void *
+ca_from_row(sqlite3_stmt *s)
+{
+	struct store_ca *ca = calloc(1, sizeof(*ca));
+
+	if (ca == NULL)
+		return NULL;
+	ca->id = sqlite3_column_int64(s, 0);
+	ca->name = col_strdup(s, 1);
+	ca->directory_url = col_strdup(s, 2);
+	ca->trust_file = col_strdup(s, 3);
+	ca->eab_kid = col_strdup(s, 4);
+	ca->eab_required = sqlite3_column_int(s, 6);
+	ca->builtin = sqlite3_column_int(s, 7);
+	ca->created_at = sqlite3_column_int64(s, 8);
+	ca->ncerts = sqlite3_column_int64(s, 9);
+	if (ca->name == NULL || ca->directory_url == NULL ||
+	    col_blob(s, 5, &ca->eab_hmac_sealed, &ca->eab_hmac_sealed_len) == -1) {
+		store_ca_free(ca);
+		return NULL;
+	}
+	return ca;
+}
+
+int
+store_ca_insert(struct store *st, struct store_ca *ca, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CA_INSERT);
+	int rc;
+
+	bind_text(s, 1, ca->name);
+	bind_text(s, 2, ca->directory_url);
+	bind_text(s, 3, ca->trust_file);
+	bind_text(s, 4, ca->eab_kid);
+	bind_blob(s, 5, ca->eab_hmac_sealed, ca->eab_hmac_sealed_len);
+	sqlite3_bind_int(s, 6, ca->eab_required);
+	sqlite3_bind_int(s, 7, ca->builtin);
+	sqlite3_bind_int64(s, 8, ca->created_at);
+	if ((rc = run_insert(st, s, "adding CA profile", err, errlen)) == 0)
+		ca->id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+int
+store_ca_get(struct store *st, const char *name, struct store_ca **out,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CA_GET);
+
+	bind_text(s, 1, name);
+	return get_one(st, s, ca_from_row, (void **)out, "reading CA profile",
+	    err, errlen);
+}
+
+int
+store_ca_get_id(struct store *st, int64_t id, struct store_ca **out,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CA_GET_ID);
+
+	sqlite3_bind_int64(s, 1, id);
+	return get_one(st, s, ca_from_row, (void **)out, "reading CA profile",
+	    err, errlen);
+}
+
+int
+store_ca_set_eab(struct store *st, int64_t id, const char *kid,
+    const unsigned char *sealed, size_t sealed_len, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CA_SET_EAB);
+
+	bind_text(s, 1, kid);
+	bind_blob(s, 2, kid ? sealed : NULL, sealed_len);
+	sqlite3_bind_int64(s, 3, id);
+	return run_changes(st, s, "updating CA profile", err, errlen);
+}
+
+int
+store_ca_delete(struct store *st, int64_t id, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CA_DELETE);
+
+	sqlite3_bind_int64(s, 1, id);
+	return run_changes(st, s, "deleting CA profile", err, errlen);
+}
+
+int
+store_cas_each(struct store *st, store_ca_fn *fn, void *arg, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CAS_ALL);
+	int rc, stop = 0;
+
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_ca *ca = ca_from_row(s);
+
+		if (ca == NULL) {
+			snprintf(err, errlen, "out of memory listing CA profiles");
+			sqlite3_reset(s);
+			return -1;
+		}
+		stop = fn(ca, arg);
+		store_ca_free(ca);
+	}
+	return walk_end(st, s, stop, rc, "listing CA profiles", err, errlen);
+}
+
+/* ACME accounts. */
+
+void
+store_account_free(struct store_account *a)
+{
+	if (a == NULL)
+		return;
+	free(a->email);
+	free(a->key_sealed);
+	free(a->account_url);
+	free(a);
+}
+
+static void *
+account_from_row(sqlite3_stmt *s)
+{
+	struct store_account *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	a->id = sqlite3_column_int64(s, 0);
+	a->profile_id = sqlite3_column_int64(s, 1);
+	a->email = col_strdup(s, 2);
+	a->account_url = col_strdup(s, 4);
+	a->tos_agreed_at = sqlite3_column_int64(s, 5);
+	a->created_at = sqlite3_column_int64(s, 6);
+	if (a->email == NULL ||
+	    col_blob(s, 3, &a->key_sealed, &a->key_sealed_len) == -1) {
+		store_account_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int
+store_account_insert(struct store *st, struct store_account *a, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ACCOUNT_INSERT);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, a->profile_id);
+	bind_text(s, 2, a->email ? a->email : "");
+	bind_blob(s, 3, a->key_sealed, a->key_sealed_len);
+	bind_text(s, 4, a->account_url);
+	bind_time(s, 5, a->tos_agreed_at);
+	sqlite3_bind_int64(s, 6, a->created_at);
+	if ((rc = run_insert(st, s, "adding ACME account", err, errlen)) == 0)
+		a->id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+int
+store_account_get(struct store *st, int64_t profile_id, const char *email,
+    struct store_account **out, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ACCOUNT_GET);
+
+	sqlite3_bind_int64(s, 1, profile_id);
+	bind_text(s, 2, email ? email : "");
+	return get_one(st, s, account_from_row, (void **)out,
+	    "reading ACME account", err, errlen);
+}
+
+int
+store_account_update(struct store *st, const struct store_account *a,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ACCOUNT_UPDATE);
+
+	bind_blob(s, 1, a->key_sealed, a->key_sealed_len);
+	bind_text(s, 2, a->account_url);
+	bind_time(s, 3, a->tos_agreed_at);
+	sqlite3_bind_int64(s, 4, a->id);
+	return run_changes(st, s, "updating ACME account", err, errlen);
+}
+
+/* Certificates. */
+
+void
+store_cert_free(struct store_cert *c)
+{
+	if (c == NULL)
+		return;
+	free(c->domain);
+	for (size_t i = 0; i < c->naliases; i++)
+		free(c->aliases[i]);
+	free(c->aliases);
+	free(c->ca_name);
+	free(c->email);
+	free(c->label);
+	free(c->key_sealed);
+	free(c->csr_pem);
+	free(c->chain_pem);
+	x509_facts_free(c->facts);
+	free(c->last_error);
+	free(c->problem_type);
+	free(c);
+}
+
+static void *
+cert_from_row(sqlite3_stmt *s)
+{
+	struct store_cert *c = calloc(1, sizeof(*c));
+	struct x509_facts *f;
+
+	if (c == NULL)
+		return NULL;
+	c->id = sqlite3_column_int64(s, 0);
+	snprintf(c->source, sizeof(c->source), "%s",
+	    (const char *)sqlite3_column_text(s, 1));
+	snprintf(c->status, sizeof(c->status), "%s",
+	    (const char *)sqlite3_column_text(s, 2));
+	c->domain = col_strdup(s, 3);
+	c->ca_id = sqlite3_column_int64(s, 5);
+	c->email = col_strdup(s, 6);
+	c->tos_agreed_at = sqlite3_column_int64(s, 7);
+	c->renew_days = sqlite3_column_int(s, 8);
+	snprintf(c->key_type, sizeof(c->key_type), "%s",
+	    (const char *)sqlite3_column_text(s, 9));
+	c->label = col_strdup(s, 10);
+	c->csr_pem = col_strdup(s, 12);
+	c->chain_pem = col_strdup(s, 13);
+	c->last_error = col_strdup(s, 29);
+	c->problem_type = col_strdup(s, 30);
+	c->failures = sqlite3_column_int(s, 31);
+	c->next_attempt_at = sqlite3_column_int64(s, 32);
+	c->next_renewal_at = sqlite3_column_int64(s, 33);
+	c->created_at = sqlite3_column_int64(s, 34);
+	c->updated_at = sqlite3_column_int64(s, 35);
+	c->ca_name = col_strdup(s, 36);
+	if (c->domain == NULL ||
+	    strings_from_json((const char *)sqlite3_column_text(s, 4),
+	    &c->aliases, &c->naliases) == -1 ||
+	    col_blob(s, 11, &c->key_sealed, &c->key_sealed_len) == -1)
+		goto fail;
+	if (sqlite3_column_type(s, 25) == SQLITE_NULL)
+		return c;	/* no certificate yet */
+	if ((f = c->facts = calloc(1, sizeof(*f))) == NULL)
+		goto fail;
+	f->pem = col_strdup(s, 14);
+	f->common_name = col_strdup(s, 15);
+	f->issued_by = col_strdup(s, 16);
+	f->issuer = col_strdup(s, 17);
+	f->subject = col_strdup(s, 18);
+	f->organization = col_strdup(s, 19);
+	f->organizational_unit = col_strdup(s, 20);
+	f->location = col_strdup(s, 21);
+	f->serial_number = col_strdup(s, 22);
+	f->signature_algorithm = col_strdup(s, 23);
+	f->public_key = col_strdup(s, 24);
+	f->fingerprint_sha256 = col_strdup(s, 25);
+	f->valid_from = sqlite3_column_int64(s, 26);
+	f->valid_until = sqlite3_column_int64(s, 27);
+	if (sans_from_json((const char *)sqlite3_column_text(s, 28), f) == -1)
+		goto fail;
+	return c;
+fail:
+	store_cert_free(c);
+	return NULL;
+}
+
+/* Binds ?1..?35 in the order of STMT_CERT_INSERT; *aliases, *sans caller-owned. */
+static int
+bind_cert(sqlite3_stmt *s, const struct store_cert *c, char **aliases,
+    char **sans)
+{
+	const struct x509_facts *f = c->facts;
+
+	*sans = NULL;
+	if ((*aliases = strings_to_json(c->aliases, c->naliases)) == NULL)
+		return -1;
+	bind_text(s, 1, c->source);
+	bind_text(s, 2, c->status);
+	bind_text(s, 3, c->domain);
+	sqlite3_bind_text(s, 4, *aliases, -1, SQLITE_STATIC);
+	bind_id(s, 5, c->ca_id);
+	bind_text(s, 6, c->email);
+	bind_time(s, 7, c->tos_agreed_at);
+	sqlite3_bind_int(s, 8, c->renew_days);
+	bind_text(s, 9, c->key_type);
+	bind_text(s, 10, c->label);
+	bind_blob(s, 11, c->key_sealed, c->key_sealed_len);
+	bind_text(s, 12, c->csr_pem);
+	bind_text(s, 13, c->chain_pem);
+	if (f != NULL) {
+		if ((*sans = sans_to_json(f)) == NULL)
+			return -1;
+		bind_text(s, 14, f->pem);
+		bind_text(s, 15, f->common_name);
+		bind_text(s, 16, f->issued_by);
+		bind_text(s, 17, f->issuer);
+		bind_text(s, 18, f->subject);
+		bind_text(s, 19, f->organization);
+		bind_text(s, 20, f->organizational_unit);
+		bind_text(s, 21, f->location);
+		bind_text(s, 22, f->serial_number);
+		bind_text(s, 23, f->signature_algorithm);
+		bind_text(s, 24, f->public_key);
+		bind_text(s, 25, f->fingerprint_sha256);
+		sqlite3_bind_int64(s, 26, f->valid_from);
+		sqlite3_bind_int64(s, 27, f->valid_until);
+		sqlite3_bind_text(s, 28, *sans, -1, SQLITE_STATIC);
+	} else
+		sqlite3_bind_text(s, 28, "[]", -1, SQLITE_STATIC);
+	bind_text(s, 29, c->last_error);
+	bind_text(s, 30, c->problem_type);
+	sqlite3_bind_int(s, 31, c->failures);
+	bind_time(s, 32, c->next_attempt_at);
+	bind_time(s, 33, c->next_renewal_at);
+	sqlite3_bind_int64(s, 34, c->created_at);
+	sqlite3_bind_int64(s, 35, c->updated_at);
+	return 0;
+}
+
+int
+store_cert_insert(struct store *st, struct store_cert *c, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CERT_INSERT);
+	char *aliases = NULL, *sans = NULL;
+	int rc;
+
+	if (bind_cert(s, c, &aliases, &sans) == -1) {
+		free(aliases);
+		free(sans);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((rc = run_insert(st, s, "adding certificate", err, errlen)) == 0)
+		c->id = sqlite3_last_insert_rowid(st->db);
+	free(aliases);
+	free(sans);
+	return rc;
+}
+
+int
+store_cert_update(struct store *st, const struct store_cert *c, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CERT_UPDATE);
+	char *aliases = NULL, *sans = NULL;
+	int rc;
+
+	if (bind_cert(s, c, &aliases, &sans) == -1) {
+		free(aliases);
+		free(sans);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	sqlite3_bind_int64(s, 36, c->id);
+	rc = run_insert(st, s, "updating certificate", err, errlen);
+	if (rc == 0 && sqlite3_changes(st->db) == 0)
+		rc = 1;
+	free(aliases);
+	free(sans);
+	return rc;
+}
+
+int
+store_cert_get(struct store *st, int64_t id, struct store_cert **out,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CERT_GET);
+
+	sqlite3_bind_int64(s, 1, id);
+	return get_one(st, s, cert_from_row, (void **)out, "reading certificate",
+	    err, errlen);
+}
+
+int
+store_cert_delete(struct store *st, int64_t id, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CERT_DELETE);
+
+	sqlite3_bind_int64(s, 1, id);
+	return run_changes(st, s, "deleting certificate", err, errlen);
+}
+
+int
+store_certs_each(struct store *st, const char *status, int64_t after_id,
+    int64_t limit, store_cert_fn *fn, void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, status ? STMT_CERTS_STATUS_AFTER :
+	    STMT_CERTS_AFTER);
+	int rc, stop = 0;
+
+	sqlite3_bind_int64(s, 1, after_id);
+	sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+	if (status != NULL)
+		bind_text(s, 3, status);
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_cert *c = cert_from_row(s);
+
+		if (c == NULL) {
+			snprintf(err, errlen, "out of memory listing certificates");
+			sqlite3_reset(s);
+			return -1;
+		}
+		stop = fn(c, arg);
+		store_cert_free(c);
+	}
+	return walk_end(st, s, stop, rc, "listing certificates", err, errlen);
+}
+
+int
+store_certs_due(struct store *st, int64_t now, int64_t *ids, size_t max,
+    size_t *n)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CERTS_DUE);
+	int rc;
+
+	*n = 0;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max)
+		ids[(*n)++] = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Orders. */
+
+void
+store_order_free(struct store_order *o)
+{
+	if (o == NULL)
+		return;
+	free(o->reason);
+	free(o->step);
+	free(o->status);
+	free(o->order_url);
+	free(o->finalize_url);
+	free(o->cert_url);
+	free(o->authz);
+	free(o->key_sealed);
+	free(o->csr_pem);
+	free(o->problem_type);
+	free(o->problem_detail);
+	free(o->serial_number);
+	free(o);
+}
+
+static void *
+order_from_row(sqlite3_stmt *s)
+{
+	struct store_order *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return NULL;
+	o->id = sqlite3_column_int64(s, 0);
+	o->cert_id = sqlite3_column_int64(s, 1);
+	o->account_id = sqlite3_column_int64(s, 2);
+	o->reason = col_strdup(s, 3);
+	o->step = col_strdup(s, 4);
+	o->status = col_strdup(s, 5);
+	o->order_url = col_strdup(s, 6);
+	o->finalize_url = col_strdup(s, 7);
+	o->cert_url = col_strdup(s, 8);
+	o->authz = col_strdup(s, 9);
+	o->csr_pem = col_strdup(s, 11);
+	o->problem_type = col_strdup(s, 12);
+	o->problem_detail = col_strdup(s, 13);
+	o->serial_number = col_strdup(s, 14);
+	o->started_at = sqlite3_column_int64(s, 15);
+	o->updated_at = sqlite3_column_int64(s, 16);
+	o->finished_at = sqlite3_column_int64(s, 17);
+	if (o->reason == NULL || o->step == NULL || o->status == NULL ||
+	    o->authz == NULL ||
+	    col_blob(s, 10, &o->key_sealed, &o->key_sealed_len) == -1) {
+		store_order_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void
+bind_order(sqlite3_stmt *s, const struct store_order *o)
+{
+	sqlite3_bind_int64(s, 1, o->cert_id);
+	bind_id(s, 2, o->account_id);
+	bind_text(s, 3, o->reason);
+	bind_text(s, 4, o->step);
+	bind_text(s, 5, o->status);
+	bind_text(s, 6, o->order_url);
+	bind_text(s, 7, o->finalize_url);
+	bind_text(s, 8, o->cert_url);
+	bind_text(s, 9, o->authz ? o->authz : "[]");
+	bind_blob(s, 10, o->key_sealed, o->key_sealed_len);
+	bind_text(s, 11, o->csr_pem);
+	bind_text(s, 12, o->problem_type);
+	bind_text(s, 13, o->problem_detail);
+	bind_text(s, 14, o->serial_number);
+	sqlite3_bind_int64(s, 15, o->started_at);
+	sqlite3_bind_int64(s, 16, o->updated_at);
+	bind_time(s, 17, o->finished_at);
+}
+
+int
+store_order_insert(struct store *st, struct store_order *o, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ORDER_INSERT);
+	int rc;
+
+	bind_order(s, o);
+	if ((rc = run_insert(st, s, "adding order", err, errlen)) == 0)
+		o->id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+int
+store_order_update(struct store *st, const struct store_order *o, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ORDER_UPDATE);
+
+	bind_order(s, o);
+	sqlite3_bind_int64(s, 18, o->id);
+	return run_changes(st, s, "updating order", err, errlen);
+}
+
+int
+store_order_running(struct store *st, int64_t cert_id,
+    struct store_order **out, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ORDER_RUNNING);
+
+	sqlite3_bind_int64(s, 1, cert_id);
+	return get_one(st, s, order_from_row, (void **)out, "reading order",
+	    err, errlen);
+}
+
+int
+store_orders_each(struct store *st, int64_t cert_id, int64_t limit,
+    store_order_fn *fn, void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ORDERS_CERT);
+	int rc, stop = 0;
+
+	sqlite3_bind_int64(s, 1, cert_id);
+	sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_order *o = order_from_row(s);
+
+		if (o == NULL) {
+			snprintf(err, errlen, "out of memory listing orders");
+			sqlite3_reset(s);
+			return -1;
+		}
+		stop = fn(o, arg);
+		store_order_free(o);
+	}
+	return walk_end(st, s, stop, rc, "listing orders", err, errlen);
+}
+
+/* Versions. */
+
+int
+store_cert_version_add(struct store *st, const struct store_cert *c,
+    int64_t at, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_VERSION_ADD);
+	const struct x509_facts *f = c->facts;
+
+	if (f == NULL || f->pem == NULL)
+		return 0;	/* nothing issued yet, nothing to keep */
+	sqlite3_bind_int64(s, 1, c->id);
+	sqlite3_bind_int64(s, 2, at);
+	bind_text(s, 3, f->serial_number);
+	bind_text(s, 4, f->fingerprint_sha256);
+	sqlite3_bind_int64(s, 5, f->valid_from);
+	sqlite3_bind_int64(s, 6, f->valid_until);
+	bind_text(s, 7, f->pem);
+	bind_text(s, 8, c->chain_pem);
+	if (stmt_run(st, s) == -1) {
+		db_error(st, "keeping the replaced certificate", err, errlen);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_cert_versions_each(struct store *st, int64_t cert_id,
+    store_version_fn *fn, void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_VERSIONS_CERT);
+	int rc, stop = 0;
+
+	sqlite3_bind_int64(s, 1, cert_id);
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_cert_version v = {
+			.id = sqlite3_column_int64(s, 0),
+			.cert_id = sqlite3_column_int64(s, 1),
+			.replaced_at = sqlite3_column_int64(s, 2),
+			.serial_number = (const char *)sqlite3_column_text(s, 3),
+			.fingerprint_sha256 =
+			    (const char *)sqlite3_column_text(s, 4),
+			.valid_from = sqlite3_column_int64(s, 5),
+			.valid_until = sqlite3_column_int64(s, 6),
+			.cert_pem = (const char *)sqlite3_column_text(s, 7),
+			.chain_pem = (const char *)sqlite3_column_text(s, 8),
+		};
+		stop = fn(&v, arg);
+	}
+	return walk_end(st, s, stop, rc, "listing certificate versions", err,
+	    errlen);
 }
 
 /* --- tech zone records ---------------------------------------------------- */

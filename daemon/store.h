@@ -100,6 +100,9 @@ int	 store_item_delete(struct store *st, int64_t id,
 	    char *err, size_t errlen);		/* 1: not found */
 int	 store_item_find_host(struct store *st, const char *host, int port,
 	    const char *sni, int64_t *id);		/* 1: not found */
+/* The hex SHA-256 of the item's last chain, "" when it has none. */
+int	 store_item_chain_digest(struct store *st, int64_t id,
+	    char out[65]);				/* 1: not found */
 /* Writes every mutable column of an existing item. 1: not found. */
 int	 store_item_update(struct store *st, const struct store_item *item,
 	    char *err, size_t errlen);
@@ -151,6 +154,179 @@ typedef int store_event_fn(const struct store_event *ev, void *arg);
 int	 store_events_each(struct store *st, int64_t item_id, int64_t limit,
 	    store_event_fn *fn, void *arg, char *err, size_t errlen);
 
+/* --- managed certificates (schema 003) ----------------------------------- */
+
+/*
+ * Sealed columns come and go as keystore_seal() blobs; the store never sees
+ * a key in the clear.  Every struct below is owned by its caller and freed
+ * with its _free function (NULL is a no-op).
+ */
+
+/* A CA profile.  ncerts (read only) counts the certificates using it. */
+struct store_ca {
+	int64_t		 id;
+	char		*name;
+	char		*directory_url;
+	char		*trust_file;		/* NULL: the system store */
+	char		*eab_kid;		/* NULL: no EAB */
+	unsigned char	*eab_hmac_sealed;	/* ca_profiles:<id>:eab_hmac_key */
+	size_t		 eab_hmac_sealed_len;
+	int		 eab_required;
+	int		 builtin;
+	int64_t		 created_at;
+	int64_t		 ncerts;
+};
+void	 store_ca_free(struct store_ca *ca);
+
+/* Sets ca->id; 1 when the name is taken. */
+int	 store_ca_insert(struct store *st, struct store_ca *ca, char *err,
+	    size_t errlen);
+/* 1: not found. */
+int	 store_ca_get(struct store *st, const char *name, struct store_ca **out,
+	    char *err, size_t errlen);
+int	 store_ca_get_id(struct store *st, int64_t id, struct store_ca **out,
+	    char *err, size_t errlen);
+/* Sets (or with kid NULL clears) the EAB pair; 1: not found. */
+int	 store_ca_set_eab(struct store *st, int64_t id, const char *kid,
+	    const unsigned char *sealed, size_t sealed_len, char *err,
+	    size_t errlen);
+/* Deletes the profile and its accounts; 1: not found. */
+int	 store_ca_delete(struct store *st, int64_t id, char *err, size_t errlen);
+typedef int store_ca_fn(const struct store_ca *ca, void *arg);
+/* By name. */
+int	 store_cas_each(struct store *st, store_ca_fn *fn, void *arg, char *err,
+	    size_t errlen);
+
+/* An ACME account: one per profile and contact email ("" for none). */
+struct store_account {
+	int64_t		 id;
+	int64_t		 profile_id;
+	char		*email;
+	unsigned char	*key_sealed;		/* acme_accounts:<id>:key */
+	size_t		 key_sealed_len;
+	char		*account_url;		/* NULL until registered */
+	int64_t		 tos_agreed_at;
+	int64_t		 created_at;
+};
+void	 store_account_free(struct store_account *a);
+/* Sets a->id; 1 when the profile already has an account for that email. */
+int	 store_account_insert(struct store *st, struct store_account *a,
+	    char *err, size_t errlen);
+/* 1: not found. */
+int	 store_account_get(struct store *st, int64_t profile_id,
+	    const char *email, struct store_account **out, char *err,
+	    size_t errlen);
+/* Writes key, account_url and tos_agreed_at; 1: not found. */
+int	 store_account_update(struct store *st, const struct store_account *a,
+	    char *err, size_t errlen);
+
+/* A managed certificate.  facts is NULL until a certificate exists. */
+struct store_cert {
+	int64_t			 id;
+	char			 source[8];	/* "acme" or "import" */
+	char			 status[12];	/* draft pending active expired error revoked */
+	char			*domain;
+	char			**aliases;
+	size_t			 naliases;
+	int64_t			 ca_id;		/* 0: none (an import not renewed) */
+	char			*ca_name;	/* read only, from the profile */
+	char			*email;
+	int64_t			 tos_agreed_at;
+	int			 renew_days;
+	char			 key_type[12];
+	char			*label;		/* NULL before the CSR */
+	unsigned char		*key_sealed;	/* certificates:<id>:key */
+	size_t			 key_sealed_len;
+	char			*csr_pem;
+	char			*chain_pem;
+	struct x509_facts	*facts;		/* facts->pem is the certificate */
+	char			*last_error;
+	char			*problem_type;
+	int			 failures;
+	int64_t			 next_attempt_at;
+	int64_t			 next_renewal_at;
+	int64_t			 created_at;
+	int64_t			 updated_at;
+};
+void	 store_cert_free(struct store_cert *c);
+/* Sets c->id; 1 when the label is taken. */
+int	 store_cert_insert(struct store *st, struct store_cert *c, char *err,
+	    size_t errlen);
+/* 1: not found. */
+int	 store_cert_get(struct store *st, int64_t id, struct store_cert **out,
+	    char *err, size_t errlen);
+/* Writes every column but id, source and created_at; 1: not found (or the
+ * label is taken: the error says so). */
+int	 store_cert_update(struct store *st, const struct store_cert *c,
+	    char *err, size_t errlen);
+/* Deletes it with its orders and versions; 1: not found. */
+int	 store_cert_delete(struct store *st, int64_t id, char *err,
+	    size_t errlen);
+typedef int store_cert_fn(const struct store_cert *c, void *arg);
+/* In id order after after_id, at most limit (0: all); status NULL: any. */
+int	 store_certs_each(struct store *st, const char *status, int64_t after_id,
+	    int64_t limit, store_cert_fn *fn, void *arg, char *err,
+	    size_t errlen);
+/* Up to max ids whose next_attempt_at is at or before now, soonest first. */
+int	 store_certs_due(struct store *st, int64_t now, int64_t *ids,
+	    size_t max, size_t *n);
+
+/* One ACME order of a certificate: its history and its resumable state. */
+struct store_order {
+	int64_t		 id;
+	int64_t		 cert_id;
+	int64_t		 account_id;	/* 0: none yet */
+	char		*reason;	/* issue, renew, forced */
+	char		*step;
+	char		*status;	/* running, valid, failed, cancelled */
+	char		*order_url;
+	char		*finalize_url;
+	char		*cert_url;
+	char		*authz;		/* JSON array, the engine's per-name state */
+	unsigned char	*key_sealed;	/* cert_orders:<id>:key (a renewal's key) */
+	size_t		 key_sealed_len;
+	char		*csr_pem;
+	char		*problem_type;
+	char		*problem_detail;
+	char		*serial_number;
+	int64_t		 started_at;
+	int64_t		 updated_at;
+	int64_t		 finished_at;
+};
+void	 store_order_free(struct store_order *o);
+/* Sets o->id; 1 when the certificate already has a running order. */
+int	 store_order_insert(struct store *st, struct store_order *o, char *err,
+	    size_t errlen);
+/* Writes every column but id, cert_id and started_at; 1: not found. */
+int	 store_order_update(struct store *st, const struct store_order *o,
+	    char *err, size_t errlen);
+/* The certificate's running order; 1: none. */
+int	 store_order_running(struct store *st, int64_t cert_id,
+	    struct store_order **out, char *err, size_t errlen);
+typedef int store_order_fn(const struct store_order *o, void *arg);
+/* A certificate's orders, newest first, at most limit (0: all). */
+int	 store_orders_each(struct store *st, int64_t cert_id, int64_t limit,
+	    store_order_fn *fn, void *arg, char *err, size_t errlen);
+
+/* A certificate that a renewal or re-import replaced. */
+struct store_cert_version {
+	int64_t		 id;
+	int64_t		 cert_id;
+	int64_t		 replaced_at;
+	const char	*serial_number;
+	const char	*fingerprint_sha256;
+	int64_t		 valid_from;
+	int64_t		 valid_until;
+	const char	*cert_pem;
+	const char	*chain_pem;
+};
+/* Keeps c's current certificate (if any) as a version replaced at `at`. */
+int	 store_cert_version_add(struct store *st, const struct store_cert *c,
+	    int64_t at, char *err, size_t errlen);
+typedef int store_version_fn(const struct store_cert_version *v, void *arg);
+/* Oldest first. */
+int	 store_cert_versions_each(struct store *st, int64_t cert_id,
+	    store_version_fn *fn, void *arg, char *err, size_t errlen);
 /*
  * The tech zone's TXT records (ACME DNS-01 values).  Owners are names in
  * presentation form; they are stored lowercase without the final dot.

@@ -340,9 +340,12 @@ dup_or_null(const char *s)
 static void
 item_take_result(struct store_item *item, struct probe_result *res)
 {
-	x509_facts_free(item->facts);
-	item->facts = res->leaf;
-	res->leaf = NULL;
+	/* An unchanged chain brings no facts: the item's own still hold. */
+	if (!res->chain_unchanged) {
+		x509_facts_free(item->facts);
+		item->facts = res->leaf;
+		res->leaf = NULL;
+	}
 	free(item->address);
 	free(item->tls_version);
 	free(item->cipher);
@@ -465,6 +468,8 @@ item_new_host(const struct track_target *t, int64_t now)
 	return item;
 }
 
+static int check_probe(struct track_check *c, const char *known);
+
 static void
 check_probe_done(const struct probe_result *cres, void *arg)
 {
@@ -503,6 +508,20 @@ check_probe_done(const struct probe_result *cres, void *arg)
 			cf_err_set(&e, WIRE_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
+	/*
+	 * Another check stored a different chain while this one ran: the facts
+	 * this probe skipped as known are not the item's.  Probe again in full.
+	 */
+	if (res->chain_unchanged && (item->facts == NULL ||
+	    item->chain_sha256 == NULL ||
+	    strcmp(item->chain_sha256, res->chain_sha256) != 0)) {
+		store_item_free(item);
+		if (check_probe(c, NULL) == 0)
+			return;
+		item = NULL;
+		cf_err_set(&e, WIRE_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
 	prev = item->chain_sha256 ? strdup(item->chain_sha256) : NULL;
 	item_apply(item, res, &pe, now);
 	if (item_store(d, item, is_new, prev, res, c->origin, &e) == -1) {
@@ -520,12 +539,34 @@ out:
 	free(c);
 }
 
+/* The digest of the chain an existing target last presented, or NULL. */
+static const char *
+known_chain(struct daemon *d, enum check_kind kind, int64_t id,
+    const struct track_target *t, char buf[65])
+{
+	if (kind == CHECK_ADD || (id == 0 && store_item_find_host(d->store,
+	    t->host, t->port, t->sni[0] ? t->sni : NULL, &id) != 0))
+		return NULL;
+	return store_item_chain_digest(d->store, id, buf) == 0 && buf[0] ?
+	    buf : NULL;
+}
+
+static int
+check_probe(struct track_check *c, const char *known)
+{
+	const struct track_target *t = &c->target;
+
+	return probe_start(c->d->probes, t->host, t->port,
+	    t->sni[0] ? t->sni : NULL, known, check_probe_done, c) ? 0 : -1;
+}
+
 static int
 check_start(struct daemon *d, enum check_kind kind, int64_t id,
     const struct track_target *t, const char *origin, track_done_fn *done,
     void *arg, struct cf_err *e)
 {
 	struct track_check *c = calloc(1, sizeof(*c));
+	char known[65];
 
 	if (c == NULL)
 		return cf_err_set(e, WIRE_RESOURCE_EXHAUSTED, "out of memory");
@@ -536,8 +577,7 @@ check_start(struct daemon *d, enum check_kind kind, int64_t id,
 	c->done = done;
 	c->arg = arg;
 	snprintf(c->origin, sizeof(c->origin), "%s", origin);
-	if (probe_start(d->probes, t->host, t->port, t->sni[0] ? t->sni : NULL,
-	    check_probe_done, c) == NULL) {
+	if (check_probe(c, known_chain(d, kind, id, t, known)) == -1) {
 		free(c);
 		return cf_err_set(e, WIRE_RESOURCE_EXHAUSTED, "out of memory");
 	}

@@ -40,6 +40,10 @@ struct pem_scan {
 	char		 other[PEM_LABEL_MAX + 1]; /* first foreign label */
 	const char	*body;		/* first CERTIFICATE block's body */
 	size_t		 bodylen;
+	/* Optional: called for every CERTIFICATE block; -1 stops the walk. */
+	int		(*each)(const char *body, size_t bodylen, void *arg);
+	void		*arg;
+	int		 stopped;
 };
 
 /*
@@ -219,6 +223,9 @@ count_block(struct pem_scan *scan, const char *label, const char *body,
     size_t bodylen)
 {
 	if (strcmp(label, "CERTIFICATE") == 0) {
+		if (scan->each != NULL && !scan->stopped &&
+		    scan->each(body, bodylen, scan->arg) == -1)
+			scan->stopped = 1;
 		if (scan->ncerts++ == 0) {
 			scan->body = body;
 			scan->bodylen = bodylen;
@@ -242,7 +249,11 @@ scan_pem(const char *text, size_t len, struct pem_scan *scan, char *err,
 	size_t pos = 0, linelen;
 	int inside = 0, rb, re;
 
-	memset(scan, 0, sizeof(*scan));
+	scan->ncerts = scan->nother = 0;
+	scan->other[0] = '\0';
+	scan->body = NULL;
+	scan->bodylen = 0;
+	scan->stopped = 0;
 	while (next_line(text, len, &pos, &line, &linelen)) {
 		rb = boundary_label(line, linelen, begin_prefix, found);
 		re = rb != 0 ? 0 :
@@ -400,6 +411,7 @@ x509_facts_from_pem(const char *text, size_t len, char *err, size_t errlen)
 		    "input is not text (binary data at byte %zu)", bad);
 		return NULL;
 	}
+	memset(&scan, 0, sizeof(scan));
 	if (scan_pem(text, len, &scan, err, errlen) == -1)
 		return NULL;
 	if (scan.ncerts == 0 && scan.nother == 0) {
@@ -421,6 +433,75 @@ x509_facts_from_pem(const char *text, size_t len, char *err, size_t errlen)
 	facts = x509_facts_from_cert(cert, err, errlen);
 	X509_free(cert);
 	return facts;
+}
+
+struct chain_walk {
+	STACK_OF(X509)	*chain;
+	char		*err;
+	size_t		 errlen;
+};
+
+static int
+chain_add_cb(const char *body, size_t bodylen, void *arg)
+{
+	struct chain_walk *w = arg;
+	X509 *cert;
+
+	if (sk_X509_num(w->chain) >= X509_CHAIN_MAX) {
+		refuse(w->err, w->errlen, "more than %d certificates in the chain",
+		    X509_CHAIN_MAX);
+		return -1;
+	}
+	if ((cert = decode_cert_block(body, bodylen, w->err, w->errlen)) == NULL)
+		return -1;
+	if (!sk_X509_push(w->chain, cert)) {
+		X509_free(cert);
+		refuse(w->err, w->errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+x509_chain_from_pem(const char *text, size_t len, STACK_OF(X509) **out,
+    char *err, size_t errlen)
+{
+	struct chain_walk w = { .err = err, .errlen = errlen };
+	struct pem_scan scan;
+	size_t bad;
+
+	*out = NULL;
+	if (len > X509_PEM_MAX) {
+		refuse(err, errlen, "input too large (%zu bytes, limit %u)",
+		    len, X509_PEM_MAX);
+		return -1;
+	}
+	if (text == NULL)
+		len = 0;
+	if ((bad = first_binary_byte((const unsigned char *)text, len)) < len) {
+		refuse(err, errlen,
+		    "input is not text (binary data at byte %zu)", bad);
+		return -1;
+	}
+	if ((w.chain = sk_X509_new_null()) == NULL) {
+		refuse(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(&scan, 0, sizeof(scan));
+	scan.each = chain_add_cb;
+	scan.arg = &w;
+	if (scan_pem(text, len, &scan, err, errlen) == -1 || scan.stopped) {
+		sk_X509_pop_free(w.chain, X509_free);
+		return -1;
+	}
+	if (scan.nother > 0) {
+		sk_X509_pop_free(w.chain, X509_free);
+		refuse(err, errlen, "found a %s block, not a certificate",
+		    scan.other);
+		return -1;
+	}
+	*out = w.chain;
+	return 0;
 }
 
 /* --- names ---------------------------------------------------------------- */
@@ -816,8 +897,8 @@ days_from_civil(int64_t y, int64_t m, int64_t d)
 	return era * 146097 + doe - 719468;
 }
 
-static int
-asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out)
+int
+x509_time_to_epoch(const ASN1_TIME *t, int64_t *out)
 {
 	struct tm tm;
 
@@ -833,12 +914,12 @@ asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out)
 static int
 fill_validity(X509 *cert, struct x509_facts *f, char *err, size_t errlen)
 {
-	if (asn1_time_to_epoch(X509_get0_notBefore(cert),
+	if (x509_time_to_epoch(X509_get0_notBefore(cert),
 	    &f->valid_from) == -1) {
 		refuse(err, errlen, "certificate notBefore date is malformed");
 		return -1;
 	}
-	if (asn1_time_to_epoch(X509_get0_notAfter(cert),
+	if (x509_time_to_epoch(X509_get0_notAfter(cert),
 	    &f->valid_until) == -1) {
 		refuse(err, errlen, "certificate notAfter date is malformed");
 		return -1;

@@ -45,10 +45,25 @@ struct x509_facts {
 struct x509_facts *x509_facts_from_pem(const char *text, size_t len,
 		    char *err, size_t errlen);
 
+/* Most certificates accepted in a chain besides the leaf. */
+#define X509_CHAIN_MAX		10
+
+/*
+ * Decodes text that must hold zero to X509_CHAIN_MAX PEM certificates and no
+ * other block (walked as strictly as x509_facts_from_pem).  Returns 0 with
+ * *out a new stack, empty for empty text (caller frees with
+ * sk_X509_pop_free(*out, X509_free)), or -1 with the reason in err.
+ */
+int		 x509_chain_from_pem(const char *text, size_t len,
+		    STACK_OF(X509) **out, char *err, size_t errlen);
+
 /* Facts of an already parsed certificate; NULL with err on failure. */
 struct x509_facts *x509_facts_from_cert(X509 *cert, char *err, size_t errlen);
 
 void		 x509_facts_free(struct x509_facts *facts);
+
+/* Seconds since the epoch of an ASN.1 time (years 0-9999); 0, or -1. */
+int		 x509_time_to_epoch(const ASN1_TIME *t, int64_t *out);
 
 /*
  * Whole days from now until notAfter, rounded toward minus infinity: 0 in

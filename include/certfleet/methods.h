@@ -21,6 +21,19 @@
 #define M_TRACK_RAW		"Track.Raw"
 #define M_EVENTS_LIST		"Events.List"
 #define M_DEBUG_SET_CLOCK	"Debug.SetClock"
+#define M_CA_ADD		"Ca.Add"
+#define M_CA_LIST		"Ca.List"
+#define M_CA_SHOW		"Ca.Show"
+#define M_CA_DELETE		"Ca.Delete"
+#define M_CERT_CREATE		"Cert.Create"
+#define M_CERT_UPDATE		"Cert.Update"
+#define M_CERT_CSR		"Cert.Csr"
+#define M_CERT_SHOW		"Cert.Show"
+#define M_CERT_LIST		"Cert.List"
+#define M_CERT_KEY		"Cert.Key"
+#define M_CERT_PEM		"Cert.Pem"
+#define M_CERT_IMPORT		"Cert.Import"
+#define M_CERT_DELETE		"Cert.Delete"
 
 /* Default control socket, used by both sides when nothing else is given. */
 #ifndef CF_DEFAULT_SOCKET

@@ -1,5 +1,6 @@
 /*
- * Fuzz target for x509_facts_from_pem: arbitrary bytes as pasted PEM text.
+ * Fuzz target for x509_facts_from_pem and x509_chain_from_pem: arbitrary
+ * bytes as pasted PEM text.
  * Linked with libFuzzer or with replay_main.c, which feeds it the corpus.
  */
 #include <stddef.h>
@@ -21,8 +22,20 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct x509_facts *facts, *again;
+	STACK_OF(X509) *chain;
 	char err[256];
 
+	/* The chain walker: the same hygiene, and never more than its limit. */
+	err[0] = '\0';
+	if (x509_chain_from_pem((const char *)data, size, &chain, err,
+	    sizeof(err)) == -1) {
+		if (err[0] == '\0' || chain != NULL)
+			__builtin_trap();
+	} else if (sk_X509_num(chain) > X509_CHAIN_MAX)
+		__builtin_trap();
+	sk_X509_pop_free(chain, X509_free);
+	if (ERR_peek_error() != 0)
+		__builtin_trap();
 	err[0] = '\0';
 	facts = x509_facts_from_pem((const char *)data, size, err, sizeof(err));
 	if (facts == NULL) {

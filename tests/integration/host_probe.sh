@@ -456,10 +456,22 @@ expect_eq "swap: one more event" "$(event_count "$GOOD")" $((EV1 + 1))
 run_cf --json events --item "$GOOD" --limit 1
 expect_eq "swap: event kind" "$(printf '%s\n' "$OUT" | jq -r '.[0].kind')" checked
 
-# The same chain again: no snapshot, but an event.
+# The same chain again: no snapshot, but an event.  The probe skips decoding
+# what the item already knows, so every fact must stay as the swap left it.
+show "$GOOD"
+SWAPPED=$OUT
+sleep 1
 run_cf track check "$GOOD"
 expect_eq "unchanged: check exit" "$RC" 0
 expect_contains "unchanged: human item" "$OUT" "$(ossl_fpr "$P/good2.pem")"
+show "$GOOD"
+NOTIME='del(.days_remaining, .last_checked_at, .next_check_at)'
+expect_eq "unchanged: every fact kept" "$(printf '%s\n' "$OUT" | jq -cS "$NOTIME")" \
+    "$(printf '%s\n' "$SWAPPED" | jq -cS "$NOTIME")"
+expect_eq "unchanged: checked anew" "$(printf '%s\n' "$OUT" | jq -r \
+    --arg prev "$(printf '%s\n' "$SWAPPED" | jq -r .last_checked_at)" \
+    '.last_checked_at > $prev')" true
+leaf_facts unchanged "$P/good2.pem"
 run_cf --json track history "$GOOD"
 expect_eq "unchanged: still two snapshots" "$(printf '%s\n' "$OUT" | jq length)" 2
 expect_eq "unchanged: one more event" "$(event_count "$GOOD")" $((EV1 + 2))

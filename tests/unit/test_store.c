@@ -215,6 +215,47 @@ test_rollback_undoes_only_its_bracket(void **state)
 	event_base_free(base);
 }
 
+/* Status counts come from a row kept by triggers: they must match a scan. */
+static void
+test_counts_follow_every_write(void **state)
+{
+	struct fixture *f = *state;
+	struct event_base *base = event_base_new();
+	char err[256];
+	struct store *st = store_open(base, f->path, 5, err, sizeof(err));
+	struct store_counts c;
+	int64_t a = insert(st, "a", "aa"), b = insert(st, "b", "bb");
+
+	insert(st, "c", "cc");
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_item_set_active(st, b, 0, 0, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_item_delete(st, a, err, sizeof(err)), 0);
+	assert_int_equal(store_event_add(st, 1, b, "checked", "x", err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_event_add(st, 2, 0, "note", "y", err,
+	    sizeof(err)), 0);
+	store_write_end(st, 1);
+	/* A rolled-back bracket leaves the counts as they were. */
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_item_delete(st, b, err, sizeof(err)), 0);
+	store_write_end(st, 0);
+	assert_int_equal(store_flush(st), 0);
+	assert_int_equal(store_counts(st, &c), 0);
+	assert_int_equal(c.tracked, 2);
+	assert_int_equal(c.active, 1);
+	assert_int_equal(c.pem, 2);
+	assert_int_equal(c.host, 0);
+	assert_int_equal(c.tracked, raw_exec_int(f->path,
+	    "SELECT count(*) FROM tracked"));
+	assert_int_equal(c.active, raw_exec_int(f->path,
+	    "SELECT sum(active) FROM tracked"));
+	assert_int_equal(c.events, raw_exec_int(f->path,
+	    "SELECT count(*) FROM events"));
+	store_close(st);
+	event_base_free(base);
+}
+
 static void
 durable(int ok, void *arg)
 {
@@ -287,6 +328,121 @@ test_events_outlive_items(void **state)
 	    sizeof(err)), 0);
 	assert_string_equal(seen, "other;deleted;");
 	store_close(st);
+}
+
+/* Managed certificates: profiles, accounts, certificates, orders, versions. */
+static void
+test_cert_tables(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+	struct store *st = store_open(NULL, f->path, 5, err, sizeof(err));
+	struct store_ca ca = { .name = "t", .directory_url = "https://a.test/d",
+	    .created_at = 1 }, *gca;
+	struct store_account acct = { .email = "a@b.test", .created_at = 1 },
+	    *gacct;
+	unsigned char blob[4] = { 0, 1, 2, 3 };
+	char *aliases[] = { "*.x.test", "y.x.test" };
+	struct store_cert c = { .domain = "x.test", .aliases = aliases,
+	    .naliases = 2, .renew_days = 30, .created_at = 5, .updated_at = 5 },
+	    *gc;
+	struct store_order o = { .reason = "issue", .step = "new",
+	    .status = "running", .started_at = 7, .updated_at = 7 }, *go;
+	int64_t ids[4];
+	size_t n;
+
+	assert_non_null(st);
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	/* The built-ins are seeded; a name is unique. */
+	assert_int_equal(store_ca_get(st, "zerossl", &gca, err, sizeof(err)), 0);
+	assert_true(gca->builtin && gca->eab_required && gca->eab_kid == NULL);
+	store_ca_free(gca);
+	assert_int_equal(store_ca_insert(st, &ca, err, sizeof(err)), 0);
+	assert_int_equal(store_ca_insert(st, &ca, err, sizeof(err)), 1);
+	assert_int_equal(store_ca_set_eab(st, ca.id, "kid", blob, 4, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_ca_get_id(st, ca.id, &gca, err, sizeof(err)), 0);
+	assert_string_equal(gca->eab_kid, "kid");
+	assert_int_equal(gca->eab_hmac_sealed_len, 4);
+	assert_memory_equal(gca->eab_hmac_sealed, blob, 4);
+	store_ca_free(gca);
+
+	/* One account per profile and email. */
+	acct.profile_id = ca.id;
+	assert_int_equal(store_account_insert(st, &acct, err, sizeof(err)), 0);
+	assert_int_equal(store_account_insert(st, &acct, err, sizeof(err)), 1);
+	acct.key_sealed = blob;
+	acct.key_sealed_len = 4;
+	acct.account_url = "https://a.test/acct/1";
+	acct.tos_agreed_at = 9;
+	assert_int_equal(store_account_update(st, &acct, err, sizeof(err)), 0);
+	assert_int_equal(store_account_get(st, ca.id, "a@b.test", &gacct, err,
+	    sizeof(err)), 0);
+	assert_string_equal(gacct->account_url, "https://a.test/acct/1");
+	assert_int_equal(gacct->key_sealed_len, 4);
+	store_account_free(gacct);
+	assert_int_equal(store_account_get(st, ca.id, "", &gacct, err,
+	    sizeof(err)), 1);
+
+	/* A certificate round trip, sealed key and aliases included. */
+	memcpy(c.source, "acme", 5);
+	memcpy(c.status, "pending", 8);
+	memcpy(c.key_type, "ec256", 6);
+	c.ca_id = ca.id;
+	c.label = "abc";
+	c.key_sealed = blob;
+	c.key_sealed_len = 4;
+	c.next_attempt_at = 100;
+	assert_int_equal(store_cert_insert(st, &c, err, sizeof(err)), 0);
+	assert_int_equal(store_cert_get(st, c.id, &gc, err, sizeof(err)), 0);
+	assert_string_equal(gc->ca_name, "t");
+	assert_int_equal(gc->naliases, 2);
+	assert_string_equal(gc->aliases[0], "*.x.test");
+	assert_memory_equal(gc->key_sealed, blob, 4);
+	assert_null(gc->facts);
+	gc->facts = fake_facts("x.test", "aa11");
+	memcpy(gc->status, "active", 7);
+	assert_int_equal(store_cert_update(st, gc, err, sizeof(err)), 0);
+	store_cert_free(gc);
+	assert_int_equal(store_cert_get(st, c.id, &gc, err, sizeof(err)), 0);
+	assert_string_equal(gc->status, "active");
+	assert_string_equal(gc->facts->fingerprint_sha256, "aa11");
+	assert_int_equal(store_cert_version_add(st, gc, 50, err, sizeof(err)), 0);
+	store_cert_free(gc);
+	c.id = 0;
+	assert_int_equal(store_cert_insert(st, &c, err, sizeof(err)), 1);
+	assert_int_equal(store_certs_due(st, 99, ids, 4, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_certs_due(st, 100, ids, 4, &n), 0);
+	assert_int_equal(n, 1);
+	c.id = ids[0];
+
+	/* At most one running order per certificate. */
+	o.cert_id = c.id;
+	assert_int_equal(store_order_insert(st, &o, err, sizeof(err)), 0);
+	assert_int_equal(store_order_insert(st, &o, err, sizeof(err)), 1);
+	assert_int_equal(store_order_running(st, c.id, &go, err, sizeof(err)), 0);
+	assert_string_equal(go->step, "new");
+	assert_string_equal(go->authz, "[]");
+	free(go->status);
+	go->status = strdup("valid");
+	go->finished_at = 8;
+	assert_int_equal(store_order_update(st, go, err, sizeof(err)), 0);
+	store_order_free(go);
+	assert_int_equal(store_order_running(st, c.id, &go, err, sizeof(err)), 1);
+	assert_int_equal(store_order_insert(st, &o, err, sizeof(err)), 0);
+	store_write_end(st, 1);
+
+	/* Deleting the certificate takes its orders and versions along. */
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_cert_delete(st, c.id, err, sizeof(err)), 0);
+	assert_int_equal(store_cert_delete(st, c.id, err, sizeof(err)), 1);
+	assert_int_equal(store_ca_delete(st, ca.id, err, sizeof(err)), 0);
+	store_write_end(st, 1);
+	store_close(st);
+	assert_int_equal(raw_exec_int(f->path, "SELECT count(*) FROM cert_orders"), 0);
+	assert_int_equal(raw_exec_int(f->path, "SELECT count(*) FROM cert_versions"), 0);
+	assert_int_equal(raw_exec_int(f->path, "SELECT count(*) FROM acme_accounts"), 0);
 }
 
 static int
@@ -423,7 +579,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_item_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_undoes_only_its_bracket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counts_follow_every_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_outlive_items, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_techzone_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_techzone_reads_see_uncommitted, setup, teardown),
 	};
