@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "certfleet/methods.h"
@@ -30,6 +31,9 @@ static int cmd_cert_key(struct cli *, int, char **);
 static int cmd_cert_pem(struct cli *, int, char **);
 static int cmd_cert_import(struct cli *, int, char **);
 static int cmd_cert_delete(struct cli *, int, char **);
+static int cmd_cert_renew(struct cli *, int, char **);
+static int cmd_cert_revoke(struct cli *, int, char **);
+static int cmd_cert_wait(struct cli *, int, char **);
 
 #define CERT_OPTS_HELP \
 	"  --domain D        the primary name (CN); a wildcard only as *.NAME\n" \
@@ -92,6 +96,26 @@ const struct cli_cmd cli_cert_cmds[] = {
 	{ "cert delete", cmd_cert_delete, "ID",
 	  "delete a managed certificate, its key and its history", "",
 	  M_CERT_DELETE },
+	{ "cert renew", cmd_cert_renew, "ID",
+	  "renew now with a new key, whatever the threshold",
+	  "Answers at once while the order runs; 'cert wait ID' follows it.  The\n"
+	  "new certificate replaces the old, which stays in the history.\n",
+	  M_CERT_RENEW },
+	{ "cert revoke", cmd_cert_revoke, "ID [--reason R]",
+	  "ask the CA to revoke a certificate",
+	  "  --reason R   unspecified, keyCompromise, cACompromise,\n"
+	  "               affiliationChanged, superseded, cessationOfOperation,\n"
+	  "               certificateHold, removeFromCRL, privilegeWithdrawn or\n"
+	  "               aACompromise\n", M_CERT_REVOKE },
+	{ "cert wait", cmd_cert_wait, "ID [--status S] [--timeout SECONDS]",
+	  "wait until a certificate reaches a status (default: active)",
+	  "  --status S        draft, pending, active, expired, error or revoked\n"
+	  "  --timeout SECONDS give up after this long (default 300)\n"
+	  "\n"
+	  "Exits 0 once the status is reached; 1 when the certificate fails\n"
+	  "instead (status error: the last error is printed) or the time runs\n"
+	  "out.  A renewal counts from its start: waiting for active after\n"
+	  "'cert renew' waits for the new certificate.\n", M_CERT_SHOW },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -793,4 +817,160 @@ out:
 	}
 	free(chain);
 	return rc;
+}
+
+static int
+cmd_cert_renew(struct cli *cli, int argc, char **argv)
+{
+	struct cf_reply r;
+	int rc;
+
+	if ((rc = id_call(cli, argc, argv, M_CERT_RENEW, &r)) != EXIT_OK)
+		return rc;
+	if (cli->json)
+		return finish_cert(cli, &r);
+	printf("certificate %s: renewal started ('certfleet cert wait %s' "
+	    "follows it)\n", argv[1], argv[1]);
+	cf_reply_free(&r);
+	return EXIT_OK;
+}
+
+static int
+cmd_cert_revoke(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *reason = NULL;
+	struct cf_reply r;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int64_t id;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'r')
+			return cli_usage_error(cli, "unknown option '%s'",
+			    argv[optind - 1]);
+		reason = optarg;
+	}
+	if (optind + 1 != argc || cli_parse_id(argv[optind], &id) == -1)
+		return cli_usage_error(cli, "expected one certificate ID");
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, reason ? 2 : 1);
+	wire_pack_kv_int(&pk, "id", id);
+	if (reason != NULL)
+		wire_pack_kv_str(&pk, "reason", reason);
+	rc = cli_call(cli, M_CERT_REVOKE, &sb, NULL, NULL, &r);
+	msgpack_sbuffer_destroy(&sb);
+	if (rc != EXIT_OK)
+		return rc;
+	if (cli->json)
+		return finish_cert(cli, &r);
+	printf("certificate %lld revoked\n", (long long)id);
+	cf_reply_free(&r);
+	return EXIT_OK;
+}
+
+/* The certificate's status and last error, copied out of a Cert.Show. */
+static void
+wait_read(const struct cf_reply *r, char *status, size_t slen, char *error,
+    size_t elen)
+{
+	const msgpack_object *v;
+
+	v = wire_map_get(&r->result, "status");
+	snprintf(status, slen, "%.*s", v && v->type == MSGPACK_OBJECT_STR ?
+	    (int)v->via.str.size : 0, v && v->type == MSGPACK_OBJECT_STR ?
+	    v->via.str.ptr : "");
+	v = wire_map_get(&r->result, "last_error");
+	snprintf(error, elen, "%.*s", v && v->type == MSGPACK_OBJECT_STR ?
+	    (int)v->via.str.size : 0, v && v->type == MSGPACK_OBJECT_STR ?
+	    v->via.str.ptr : "");
+}
+
+static int
+cmd_cert_wait(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "status", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *want = "active";
+	char status[16], error[1024], *end;
+	struct timespec t0, now, nap = { 0, 200 * 1000 * 1000 };
+	long timeout = 300;
+	int64_t id;
+	int ch, rc, waited = 0;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 's')
+			want = optarg;
+		else if (ch == 't') {
+			errno = 0;
+			timeout = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || timeout < 0 ||
+			    timeout > 86400 * 7)
+				return cli_usage_error(cli, "--timeout wants "
+				    "seconds, 0 to 604800");
+		} else
+			return cli_usage_error(cli, "unknown option '%s'",
+			    argv[optind - 1]);
+	}
+	if (optind + 1 != argc || cli_parse_id(argv[optind], &id) == -1)
+		return cli_usage_error(cli, "expected one certificate ID");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct cf_reply r;
+		msgpack_sbuffer sb;
+		char show[64];
+
+		pack_id_params(&sb, id);
+		rc = cli_call(cli, M_CERT_SHOW, &sb, NULL, NULL, &r);
+		msgpack_sbuffer_destroy(&sb);
+		if (rc != EXIT_OK)
+			return rc;
+		wait_read(&r, status, sizeof(status), error, sizeof(error));
+		/* An order under way for a certificate already active (a
+		 * renewal) shows in its newest order, which must end first. */
+		const msgpack_object *orders = wire_map_get(&r.result, "orders");
+		int running = 0;
+		if (orders && orders->type == MSGPACK_OBJECT_ARRAY &&
+		    orders->via.array.size > 0) {
+			const msgpack_object *st = wire_map_get(
+			    &orders->via.array.ptr[0], "status");
+			running = st && st->type == MSGPACK_OBJECT_STR &&
+			    st->via.str.size == 7 &&
+			    memcmp(st->via.str.ptr, "running", 7) == 0;
+		}
+		if (strcmp(status, want) == 0 && !running) {
+			rc = cli->json ? finish_cert(cli, &r) :
+			    (cf_reply_free(&r), EXIT_OK);
+			if (!cli->json)
+				printf("certificate %lld is %s\n", (long long)id,
+				    status);
+			return rc;
+		}
+		cf_reply_free(&r);
+		if (strcmp(status, "error") == 0 && strcmp(want, "error") != 0)
+			return cli_fail(EXIT_REFUSED, "certificate %lld failed: %s",
+			    (long long)id, error[0] ? error : "(no detail)");
+		if (strcmp(status, "revoked") == 0 && strcmp(want, "revoked") != 0)
+			return cli_fail(EXIT_REFUSED, "certificate %lld is revoked",
+			    (long long)id);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= timeout) {
+			snprintf(show, sizeof(show), "%s", status);
+			return cli_fail(EXIT_REFUSED, "certificate %lld is still %s "
+			    "after %ld s%s%s", (long long)id, show, timeout,
+			    error[0] ? ": " : "", error);
+		}
+		if (!waited++ && !cli->json && isatty(STDERR_FILENO))
+			fprintf(stderr, "waiting for certificate %lld to be %s "
+			    "(now %s)...\n", (long long)id, want, status);
+		nanosleep(&nap, NULL);
+	}
 }

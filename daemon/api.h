@@ -83,5 +83,7 @@ void	 api_cert_key(struct rpc_call *, const msgpack_object *);
 void	 api_cert_pem(struct rpc_call *, const msgpack_object *);
 void	 api_cert_import(struct rpc_call *, const msgpack_object *);
 void	 api_cert_delete(struct rpc_call *, const msgpack_object *);
+void	 api_cert_renew(struct rpc_call *, const msgpack_object *);
+void	 api_cert_revoke(struct rpc_call *, const msgpack_object *);
 
 #endif

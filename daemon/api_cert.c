@@ -11,6 +11,7 @@
 #include "certfleet/wire.h"
 #include "api.h"
 #include "cert.h"
+#include "issue.h"
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
@@ -540,4 +541,95 @@ api_cert_import(struct rpc_call *call, const msgpack_object *params)
 out:
 	free(ca);
 	free(email);
+}
+
+void
+api_cert_renew(struct rpc_call *call, const msgpack_object *params)
+{
+	struct daemon *d = rpc_call_ctx(call);
+	struct store_cert *c;
+	struct cf_err e = { 0 };
+	int64_t id;
+
+	if (param_id(call, params, &id) == -1)
+		return;
+	/* Answered at once: the order runs on; `cert wait` follows it. */
+	if (issuer_renew(d->issuer, id, &e) == -1 ||
+	    (c = cert_get(d, id, &e)) == NULL)
+		api_fail(call, &e);
+	else
+		reply_cert(call, c);
+}
+
+/* RFC 5280 CRLReason names ACME accepts, by code (7 is unused). */
+static const char *const revoke_reasons[] = {
+	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
+	"superseded", "cessationOfOperation", "certificateHold", NULL,
+	"removeFromCRL", "privilegeWithdrawn", "aACompromise",
+};
+
+struct revoke_call {
+	struct rpc_call	*call;
+	int64_t		 id;
+};
+
+static void
+revoke_done(const struct cf_err *e, void *arg)
+{
+	struct revoke_call *rc = arg;
+	struct daemon *d = rpc_call_ctx(rc->call);
+	struct store_cert *c;
+	struct cf_err ge = { 0 };
+
+	if (e != NULL)
+		api_fail(rc->call, e);
+	else if ((c = cert_get(d, rc->id, &ge)) == NULL)
+		api_fail(rc->call, &ge);
+	else
+		reply_cert(rc->call, c);
+	free(rc);
+}
+
+void
+api_cert_revoke(struct rpc_call *call, const msgpack_object *params)
+{
+	static const char *const names[] = { "id", "reason", NULL };
+	struct daemon *d = rpc_call_ctx(call);
+	struct cf_err e = { 0 };
+	struct revoke_call *rc;
+	const char *reason = NULL;
+	size_t len = 0;
+	int64_t id;
+	int code = -1;
+
+	if (api_params_only(call, params, names) == -1 ||
+	    api_param_int(call, params, "id", 1, 1, INT64_MAX, &id) == -1 ||
+	    api_param_str(call, params, "reason", 0, 32, &reason, &len) == -1)
+		return;
+	if (reason != NULL) {
+		for (size_t i = 0; i < sizeof(revoke_reasons) /
+		    sizeof(revoke_reasons[0]) && code == -1; i++)
+			if (revoke_reasons[i] != NULL &&
+			    strlen(revoke_reasons[i]) == len &&
+			    memcmp(revoke_reasons[i], reason, len) == 0)
+				code = (int)i;
+		if (code == -1) {
+			rpc_call_error(call, WIRE_INVALID_ARGUMENT, "reason must "
+			    "be one of unspecified, keyCompromise, cACompromise, "
+			    "affiliationChanged, superseded, cessationOfOperation, "
+			    "certificateHold, removeFromCRL, privilegeWithdrawn, "
+			    "aACompromise");
+			return;
+		}
+	}
+	if ((rc = malloc(sizeof(*rc))) == NULL) {
+		rpc_call_error(call, WIRE_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	rc->call = call;
+	rc->id = id;
+	if (issuer_revoke(d->issuer, id, code, revoke_done, rc, &e) == -1) {
+		free(rc);
+		api_fail(call, &e);
+	}
 }

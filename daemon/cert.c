@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
+#include "issue.h"
 #include "keystore.h"
 #include "log.h"
 #include "store.h"
@@ -407,8 +408,7 @@ cert_check_eab_key(const char *key, size_t len, char *err, size_t errlen)
 
 /* --- names and CNAMEs ------------------------------------------------------- */
 
-/* domain, then the aliases: a view into c, not copies. */
-static const char **
+const char **
 cert_names(const struct store_cert *c, size_t *n)
 {
 	const char **v = calloc(c->naliases + 1, sizeof(*v));
@@ -512,9 +512,8 @@ need_keys(struct daemon *d, struct cf_err *e)
 	return 0;
 }
 
-/* Seals plain to "table:id:column"; *out new (free()). */
-static int
-seal_to(struct daemon *d, const void *plain, size_t len, const char *table,
+int
+cert_seal(struct daemon *d, const void *plain, size_t len, const char *table,
     int64_t id, const char *column, unsigned char **out, size_t *outlen,
     struct cf_err *e)
 {
@@ -527,6 +526,60 @@ seal_to(struct daemon *d, const void *plain, size_t len, const char *table,
 	    err, sizeof(err)) == -1)
 		return cf_err_set(e, WIRE_INTERNAL, "sealing: %s", err);
 	return 0;
+}
+
+int
+cert_unseal(struct daemon *d, const unsigned char *blob, size_t len,
+    const char *table, int64_t id, const char *column, unsigned char **out,
+    size_t *outlen, struct cf_err *e)
+{
+	char aad[KEYSTORE_AAD_MAX], err[256];
+	int alen;
+
+	if (need_keys(d, e) == -1)
+		return -1;
+	if ((alen = keystore_aad(aad, sizeof(aad), table, id, column)) < 0)
+		return cf_err_set(e, WIRE_INTERNAL, "cannot name a sealed value");
+	if (blob == NULL || keystore_unseal(d->keys, blob, len, aad,
+	    (size_t)alen, out, outlen, err, sizeof(err)) == -1)
+		return cf_err_set(e, WIRE_DATA_LOSS, "the %s of %s %lld cannot "
+		    "be unsealed: %s", column, table, (long long)id,
+		    blob == NULL ? "none stored" : err);
+	return 0;
+}
+
+EVP_PKEY *
+cert_unseal_key(struct daemon *d, const unsigned char *blob, size_t len,
+    const char *table, int64_t id, struct cf_err *e)
+{
+	unsigned char *pem = NULL;
+	size_t plen = 0;
+	EVP_PKEY *key;
+	char err[256];
+
+	if (cert_unseal(d, blob, len, table, id, "key", &pem, &plen, e) == -1)
+		return NULL;
+	key = keystore_key_from_pem((const char *)pem, plen, err, sizeof(err));
+	keystore_secret_free(pem, plen);
+	if (key == NULL)
+		cf_err_set(e, WIRE_DATA_LOSS, "the key of %s %lld is unusable: %s",
+		    table, (long long)id, err);
+	return key;
+}
+
+int
+cert_seal_key(struct daemon *d, EVP_PKEY *key, const char *table, int64_t id,
+    unsigned char **out, size_t *outlen, struct cf_err *e)
+{
+	char *pem = NULL, err[256];
+	size_t plen = 0;
+	int rc;
+
+	if (keystore_key_to_pem(key, &pem, &plen, err, sizeof(err)) == -1)
+		return cf_err_set(e, WIRE_INTERNAL, "encoding a key: %s", err);
+	rc = cert_seal(d, pem, plen, table, id, "key", out, outlen, e);
+	keystore_secret_free(pem, plen);
+	return rc;
 }
 
 /* --- CA profiles ------------------------------------------------------------ */
@@ -642,7 +695,7 @@ store_eab(struct daemon *d, int64_t id, const struct cert_ca_params *p,
 	size_t slen = 0;
 	int rc;
 
-	if (seal_to(d, p->eab_hmac_key, strlen(p->eab_hmac_key), "ca_profiles",
+	if (cert_seal(d, p->eab_hmac_key, strlen(p->eab_hmac_key), "ca_profiles",
 	    id, "eab_hmac_key", &sealed, &slen, e) == -1)
 		return -1;
 	rc = store_ca_set_eab(d->store, id, p->eab_kid, sealed, slen, e->msg,
@@ -1013,6 +1066,8 @@ cert_delete(struct daemon *d, int64_t id, struct cf_err *e)
 	char msg[128];
 	int rc;
 
+	/* A job under way stops first, and its challenge values go. */
+	issuer_forget(d->issuer, id);
 	if (write_begin(d, e) == -1)
 		return -1;
 	rc = store_cert_delete(d->store, id, e->msg, sizeof(e->msg));
@@ -1032,10 +1087,8 @@ cert_key_pem(struct daemon *d, int64_t id, char **pem, size_t *len,
     struct cf_err *e)
 {
 	struct store_cert *c;
-	char aad[KEYSTORE_AAD_MAX], err[256];
 	unsigned char *plain = NULL;
 	size_t plen = 0;
-	int alen;
 
 	if (need_keys(d, e) == -1 || (c = cert_get(d, id, e)) == NULL)
 		return -1;
@@ -1046,13 +1099,8 @@ cert_key_pem(struct daemon *d, int64_t id, char **pem, size_t *len,
 		store_cert_free(c);
 		return -1;
 	}
-	alen = keystore_aad(aad, sizeof(aad), "certificates", id, "key");
-	if (alen < 0 || keystore_unseal(d->keys, c->key_sealed,
-	    c->key_sealed_len, aad, (size_t)alen, &plain, &plen, err,
-	    sizeof(err)) == -1) {
-		cf_err_set(e, WIRE_DATA_LOSS, "the private key of certificate "
-		    "%lld cannot be unsealed: %s", (long long)id,
-		    alen < 0 ? "bad name" : err);
+	if (cert_unseal(d, c->key_sealed, c->key_sealed_len, "certificates",
+	    id, "key", &plain, &plen, e) == -1) {
 		store_cert_free(c);
 		return -1;
 	}
@@ -1121,7 +1169,7 @@ csr_fill(struct daemon *d, struct store_cert *c, EVP_PKEY *key,
 	}
 	free(c->key_sealed);
 	c->key_sealed = NULL;
-	if (seal_to(d, pem, plen, "certificates", c->id, "key", &c->key_sealed,
+	if (cert_seal(d, pem, plen, "certificates", c->id, "key", &c->key_sealed,
 	    &c->key_sealed_len, e) == -1)
 		goto out;
 	free(c->csr_pem);
@@ -1133,7 +1181,9 @@ csr_fill(struct daemon *d, struct store_cert *c, EVP_PKEY *key,
 			goto out;
 	}
 	memcpy(c->status, "pending", 8);
-	c->updated_at = clock_now();
+	/* The issuing engine takes it from here, at once. */
+	c->next_attempt_at = c->updated_at = clock_now();
+	c->failures = 0;
 	rc = 0;
 out:
 	keystore_secret_free(pem, plen);
@@ -1177,6 +1227,7 @@ csr_key_cb(EVP_PKEY *key, const char *kerr, void *arg)
 		goto fail;
 	log_info("%s", msg);
 	EVP_PKEY_free(key);
+	issuer_kick(d->issuer);
 	job->done(c, NULL, job->arg);
 	free(job);
 	return;
@@ -1460,7 +1511,7 @@ cert_import(struct daemon *d, const struct cert_import_params *p,
 	if (write_begin(d, e) == -1)
 		goto fail;
 	rc = store_cert_insert(d->store, c, e->msg, sizeof(e->msg));
-	if (rc == 0 && seal_to(d, pem, plen, "certificates", c->id, "key",
+	if (rc == 0 && cert_seal(d, pem, plen, "certificates", c->id, "key",
 	    &c->key_sealed, &c->key_sealed_len, e) == 0)
 		rc = store_cert_update(d->store, c, e->msg, sizeof(e->msg));
 	else if (rc == 0)

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 struct cf_err;
 struct daemon;
 struct store_ca;
@@ -69,6 +71,25 @@ size_t	 cert_cnames(const struct store_cert *c, const char *techzone,
 
 /* The status to show at now: a stored "active" past notAfter is "expired". */
 const char *cert_status(const struct store_cert *c, int64_t now);
+
+/* --- shared with the issuing engine ------------------------------------------ */
+
+/* domain, then the aliases: a view into c (caller frees the array only). */
+const char	**cert_names(const struct store_cert *c, size_t *n);
+/* Seals plain to "table:id:column"; *out new (free()).  0, or -1 with e. */
+int		 cert_seal(struct daemon *d, const void *plain, size_t len,
+		    const char *table, int64_t id, const char *column,
+		    unsigned char **out, size_t *outlen, struct cf_err *e);
+/* The reverse; *out is secret (keystore_secret_free).  0, or -1 with e. */
+int		 cert_unseal(struct daemon *d, const unsigned char *blob,
+		    size_t len, const char *table, int64_t id, const char *column,
+		    unsigned char **out, size_t *outlen, struct cf_err *e);
+/* A key sealed to "table:id:key": to PEM and sealed, or unsealed and read. */
+int		 cert_seal_key(struct daemon *d, EVP_PKEY *key, const char *table,
+		    int64_t id, unsigned char **out, size_t *outlen,
+		    struct cf_err *e);
+EVP_PKEY	*cert_unseal_key(struct daemon *d, const unsigned char *blob,
+		    size_t len, const char *table, int64_t id, struct cf_err *e);
 
 /* --- CA profiles ---------------------------------------------------------- */
 

@@ -79,6 +79,20 @@ static const struct setting settings[] = {
 	  "zone certfleetd serves for DNS-01 (needed to issue certificates)" },
 	{ "techzone-listen", SET_LIST, OFF(techzone_listen), 0, 16, NULL, 0,
 	  "ADDR[:PORT] the tech zone answers on (UDP and TCP), repeatable" },
+	{ "acme-orders-per-account", SET_INT, OFF(acme_orders_per_account), 1,
+	  1000, "16", 1, "ACME orders in flight per CA account (a CA deserves "
+	  "politeness)" },
+	{ "acme-timeout", SET_INT, OFF(acme_timeout), 1, 600, "30", 1,
+	  "seconds one ACME request may take" },
+	{ "acme-retry-min", SET_INT, OFF(acme_retry_min), 1, 86400, "60", 1,
+	  "seconds before the first retry of a failed order (doubles each time)" },
+	{ "acme-retry-max", SET_INT, OFF(acme_retry_max), 1, 604800, "21600", 1,
+	  "seconds, the longest wait between retries of failed orders" },
+	{ "cname-poll-min", SET_INT, OFF(cname_poll_min), 1, 86400, "5", 1,
+	  "seconds before a missing _acme-challenge CNAME is looked up again "
+	  "(doubles each time)" },
+	{ "cname-poll-max", SET_INT, OFF(cname_poll_max), 1, 86400, "600", 1,
+	  "seconds, the longest wait between CNAME lookups" },
 };
 
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))

@@ -30,6 +30,12 @@ struct config {
 	char	*techzone_name;		/* NULL: no tech zone, no issuance */
 	char	**techzone_listen;	/* ADDR:PORT, UDP and TCP on each */
 	size_t	 ntechzone_listen;
+	int	 acme_orders_per_account;	/* ACME orders in flight per account */
+	int	 acme_timeout;		/* seconds, one ACME request */
+	int	 acme_retry_min;	/* seconds, first retry after a failure */
+	int	 acme_retry_max;	/* seconds, the backoff's ceiling */
+	int	 cname_poll_min;	/* seconds, first CNAME re-check */
+	int	 cname_poll_max;	/* seconds, the re-checks' ceiling */
 };
 
 /* Returns a new config holding the defaults; free with config_free. */

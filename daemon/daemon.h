@@ -14,6 +14,7 @@ struct config;
 struct event_base;
 struct dns;
 struct http;
+struct issuer;
 struct keystore;
 struct keystore_pool;
 struct probe_engine;
@@ -34,6 +35,7 @@ struct daemon {
 	struct keystore		*keys;		/* master key: seals private keys */
 	struct keystore_pool	*keygen;	/* key generation off the loop */
 	struct http		*http;		/* libcurl multi (ACME) */
+	struct issuer		*issuer;	/* managed certificates' lifecycle */
 	struct techzone		*tz;		/* NULL without techzone-name */
 	struct techzone_server	*tzsrv;
 	struct cert_jobs	*cert_jobs;	/* CSR steps under way (cert.c) */

@@ -29,6 +29,8 @@
 #include "config.h"
 #include "daemon.h"
 #include "dns.h"
+#include "http.h"
+#include "issue.h"
 #include "keystore.h"
 #include "log.h"
 #include "probe.h"
@@ -435,6 +437,9 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	if (rt->d.probes != NULL)
 		probe_engine_cancel_all(rt->d.probes);
+	/* Jobs stop where they are (the store has it); revocations answer. */
+	issuer_free(rt->d.issuer);
+	rt->d.issuer = NULL;
 	/* CSR steps in the key pool are answered now, while clients listen. */
 	cert_cancel_all(&rt->d);
 	store_flush(rt->d.store);
@@ -555,7 +560,9 @@ start(struct runtime *rt, char *err, size_t errlen)
 	    errlen)) == NULL ||
 	    (rt->d.sched = scheduler_new(rt->d.base, rt->d.store,
 	    track_scheduled_start, &rt->d, cfg->probe_concurrency, err,
-	    errlen)) == NULL)
+	    errlen)) == NULL ||
+	    (rt->d.http = http_new(rt->d.base, err, errlen)) == NULL ||
+	    (rt->d.issuer = issuer_new(&rt->d, err, errlen)) == NULL)
 		return -1;
 	if (techzone_start(rt, err, errlen) == -1)
 		return -1;
@@ -613,6 +620,8 @@ teardown(struct runtime *rt)
 {
 	scheduler_free(rt->d.sched);
 	probe_engine_free(rt->d.probes);
+	issuer_free(rt->d.issuer);
+	http_free(rt->d.http);
 	/* Before the RPC server: a CSR step still under way answers its call. */
 	cert_cancel_all(&rt->d);
 	keystore_pool_free(rt->d.keygen);

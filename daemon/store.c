@@ -62,6 +62,7 @@ enum stmt_id {
 	STMT_CERTS_AFTER,
 	STMT_CERTS_STATUS_AFTER,
 	STMT_CERTS_DUE,
+	STMT_ORDERS_RESUME,
 	STMT_ORDER_INSERT,
 	STMT_ORDER_UPDATE,
 	STMT_ORDER_RUNNING,
@@ -220,6 +221,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "WHERE c.id > ?1 ORDER BY c.id LIMIT ?2",
 	[STMT_CERTS_STATUS_AFTER] = "SELECT " CERT_COLUMNS CERT_FROM
 	    "WHERE c.status = ?3 AND c.id > ?1 ORDER BY c.id LIMIT ?2",
+	[STMT_ORDERS_RESUME] = "UPDATE certificates SET next_attempt_at = ? "
+	    "WHERE id IN (SELECT cert_id FROM cert_orders WHERE status = 'running')",
 	[STMT_CERTS_DUE] = "SELECT id FROM certificates WHERE next_attempt_at <= ? "
 	    "ORDER BY next_attempt_at LIMIT ?",
 	[STMT_ORDER_INSERT] = "INSERT INTO cert_orders (cert_id, account_id, "
@@ -1676,6 +1679,20 @@ store_certs_each(struct store *st, const char *status, int64_t after_id,
 		store_cert_free(c);
 	}
 	return walk_end(st, s, stop, rc, "listing certificates", err, errlen);
+}
+
+int
+store_orders_resume(struct store *st, int64_t now, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_ORDERS_RESUME);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, now);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		snprintf(err, errlen, "database: %s", sqlite3_errmsg(st->db));
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int

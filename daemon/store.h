@@ -271,6 +271,10 @@ int	 store_certs_each(struct store *st, const char *status, int64_t after_id,
 int	 store_certs_due(struct store *st, int64_t now, int64_t *ids,
 	    size_t max, size_t *n);
 
+/* Makes every certificate with a running order due at now (at start). */
+int	 store_orders_resume(struct store *st, int64_t now, char *err,
+	    size_t errlen);
+
 /* One ACME order of a certificate: its history and its resumable state. */
 struct store_order {
 	int64_t		 id;

@@ -70,7 +70,7 @@ techzone_conf_init(struct techzone_conf *conf, const char *zone)
 	conf->minimum = 30;
 	conf->soa_ttl = 3600;
 	conf->ns_ttl = 3600;
-	conf->txt_ttl = 60;
+	conf->txt_ttl = TECHZONE_TXT_TTL;
 }
 
 /* Parses a name given in presentation form, lowercased; -1 if invalid. */

@@ -20,6 +20,11 @@ struct techzone_server;
 #define TECHZONE_UDP_PLAIN_MAX	512	/* UDP answer without EDNS */
 #define TECHZONE_UDP_EDNS_MAX	1232	/* UDP answer with EDNS, whatever the client says */
 #define TECHZONE_QUERY_MAX	4096	/* longer queries are dropped unanswered */
+/*
+ * TXT answers are cached this long: short, because one name's values change
+ * with every order (a renewal must not be judged on its predecessor's).
+ */
+#define TECHZONE_TXT_TTL	10
 #define TECHZONE_TXT_VALUES_MAX	100	/* values served at one name; more are ignored */
 #define TECHZONE_TXT_LEN_MAX	1024	/* one value's bytes (sent as 255-byte strings) */
 #define TECHZONE_NS_MAX		8

@@ -34,6 +34,8 @@
 #define M_CERT_PEM		"Cert.Pem"
 #define M_CERT_IMPORT		"Cert.Import"
 #define M_CERT_DELETE		"Cert.Delete"
+#define M_CERT_RENEW		"Cert.Renew"
+#define M_CERT_REVOKE		"Cert.Revoke"
 
 /* Default control socket, used by both sides when nothing else is given. */
 #ifndef CF_DEFAULT_SOCKET
