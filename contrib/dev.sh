@@ -19,7 +19,7 @@ BUILD_DEPS="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libcurl4-openssl-dev libc-ares-dev libsqlite3-dev
 libmsgpack-dev libjansson-dev libinih-dev libcmocka-dev libknot-dev"
 TEST_DEPS="openssl jq python3 valgrind clang libclang-rt-14-dev sqlite3
-bind9-dnsutils knot-dnsutils"
+bind9-dnsutils knot-dnsutils pebble unbound knot"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -86,14 +86,14 @@ check_dir() {
 run_valgrind() {
 	log "valgrind: unit tests"
 	for t in test_wire test_x509 test_store test_config test_schedule \
-	    test_keystore test_techzone test_acme test_dns; do
+	    test_keystore test_techzone test_acme test_dns test_cert; do
 		rc=0
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		    --error-exitcode=99 build/tests/unit/$t >build/valgrind-$t.out 2>&1 || rc=$?
 		[ $rc -eq 0 ] || tail -30 build/valgrind-$t.out
 		tally "valgrind $t" $rc
 	done
-	for t in daemon_life host_schedule; do
+	for t in daemon_life host_schedule acme_issue; do
 		log "valgrind: certfleetd under tests/integration/$t.sh"
 		rc=0
 		CF_DAEMON_WRAPPER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \

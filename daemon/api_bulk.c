@@ -13,6 +13,7 @@
 
 #include "certfleet/wire.h"
 #include "api.h"
+#include "clock.h"
 #include "config.h"
 #include "daemon.h"
 #include "store.h"
@@ -48,15 +49,6 @@ struct bulk {
 	int			 exhausted;	/* nothing left to start */
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 bulk_count_cause(struct bulk *b, const char *cause)
 {
@@ -91,7 +83,7 @@ bulk_free(struct bulk *b)
 static void
 bulk_progress(struct bulk *b, int force)
 {
-	int64_t t = now_ms();
+	int64_t t = clock_mono_ms();
 	msgpack_packer *pk;
 
 	if (!force && t - b->last_progress_ms < BULK_PROGRESS_MS) {
@@ -297,7 +289,7 @@ bulk_new(struct rpc_call *call)
 	b->call = call;
 	b->d = d;
 	b->window = (size_t)d->cfg->probe_concurrency;
-	b->last_progress_ms = now_ms();
+	b->last_progress_ms = clock_mono_ms();
 	return b;
 }
 

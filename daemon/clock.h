@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 int64_t	 clock_now(void);			/* UTC seconds */
+int64_t	 clock_mono_ms(void);			/* a steady clock, for durations */
 void	 clock_set_offset(int64_t seconds);	/* test hook only */
 int64_t	 clock_offset(void);
 

@@ -38,10 +38,12 @@
 #define ISSUE_DUE_BATCH		64
 /* Order polls: the first soon (a CA validates in well under a second), then
  * doubling up to a ceiling, unless the CA says Retry-After. */
-#define ISSUE_POLL_FIRST_MS	250
+#define ISSUE_POLL_FIRST_MS	100
 #define ISSUE_POLL_MAX_MS	10000
 /* An order not done after this many polls has failed. */
 #define ISSUE_POLLS_MAX		120
+/* The longest the engine sleeps without looking for due work. */
+#define ISSUE_TICK_MAX_SECS	60
 /* Without a Retry-After, a rate-limited account waits at least this. */
 #define ISSUE_RATELIMIT_SECS	3600
 
@@ -96,6 +98,7 @@ struct job {
 	size_t			 nchallenges;
 	int			 responded;
 	int64_t			 quiet_until;	/* old TXT values cached till then */
+	int64_t			 started_ms;	/* for the log's step timings */
 	int			 polls;
 	int			 poll_ms;
 	struct acme_op		*op;
@@ -322,6 +325,8 @@ job_free(struct job *j)
 		event_free(j->timer);
 	LIST_REMOVE(j, entry);
 	is->njobs--;
+	/* Its certificate's next attempt may come before the tick's. */
+	issuer_kick(is);
 	store_cert_free(j->cert);
 	store_ca_free(j->ca);
 	store_order_free(j->order);
@@ -1128,6 +1133,22 @@ intermediates_pem(STACK_OF(X509) *chain)
 	return s;
 }
 
+/*
+ * When to renew: renew_days before notAfter, but never before half the
+ * remaining lifetime has passed.  A CA that issues certificates shorter
+ * than the threshold (or a clock ahead of the CA's) would otherwise make
+ * each new certificate due at once, and the CA would be asked forever.
+ */
+static int64_t
+renewal_time(const struct x509_facts *f, int renew_days, int64_t now)
+{
+	int64_t at = f->valid_until - (int64_t)renew_days * SECS_PER_DAY;
+	int64_t floor = now + (f->valid_until > now ?
+	    (f->valid_until - now) / 2 : ISSUE_RATELIMIT_SECS);
+
+	return at > floor ? at : floor;
+}
+
 /* The new certificate replaces the old in one write, which keeps the old. */
 static int
 install(struct job *j, STACK_OF(X509) *chain, char *err, size_t errlen)
@@ -1179,8 +1200,7 @@ install(struct job *j, STACK_OF(X509) *chain, char *err, size_t errlen)
 	c->failures = 0;
 	set_str(&c->last_error, NULL);
 	set_str(&c->problem_type, NULL);
-	c->next_renewal_at = f->valid_until -
-	    (int64_t)c->renew_days * SECS_PER_DAY;
+	c->next_renewal_at = renewal_time(f, c->renew_days, now);
 	c->next_attempt_at = c->next_renewal_at;
 	c->updated_at = now;
 	set_str(&j->order->status, "valid");
@@ -1193,8 +1213,9 @@ install(struct job *j, STACK_OF(X509) *chain, char *err, size_t errlen)
 	    errlen) == 0;
 	clock_rfc3339(f->valid_until, when, sizeof(when));
 	snprintf(msg, sizeof(msg), "certificate %lld (%s) %s: serial %s, valid "
-	    "until %s", (long long)c->id, c->domain, j->renewal ? "renewed" :
-	    "issued", f->serial_number ? f->serial_number : "?", when);
+	    "until %s (%lld ms)", (long long)c->id, c->domain, j->renewal ?
+	    "renewed" : "issued", f->serial_number ? f->serial_number : "?", when,
+	    (long long)(clock_mono_ms() - j->started_ms));
 	if (write_end(is, ok, j->renewal ? "cert_renewed" : "cert_issued",
 	    msg) == -1) {
 		if (ok)
@@ -1251,9 +1272,20 @@ step_download(struct job *j)
 
 /* --- the step function --------------------------------------------------------- */
 
+static const char *const job_state_names[] = {
+	[JOB_CNAME] = "checking CNAMEs", [JOB_ACCOUNT] = "CA account",
+	[JOB_SLOT] = "order slot", [JOB_KEY] = "new key", [JOB_ORDER] = "order",
+	[JOB_AUTHZ] = "authorizations", [JOB_RESPOND] = "challenges",
+	[JOB_POLL] = "polling the order", [JOB_FINALIZE] = "finalize",
+	[JOB_DOWNLOAD] = "download", [JOB_DONE] = "done",
+};
+
 static void
 job_step(struct job *j)
 {
+	log_debug("certificate %lld: %s (+%lld ms)", (long long)j->cert_id,
+	    job_state_names[j->state],
+	    (long long)(clock_mono_ms() - j->started_ms));
 	switch (j->state) {
 	case JOB_CNAME:
 		step_cname(j);
@@ -1373,6 +1405,7 @@ job_start(struct issuer *is, int64_t id, const char *forced)
 	j->renewal = renewal;
 	j->reason = forced ? forced : renewal ? "renew" : "issue";
 	j->poll_ms = ISSUE_POLL_FIRST_MS;
+	j->started_ms = clock_mono_ms();
 	j->quiet_until = last_order_end(is, id) + TECHZONE_TXT_TTL + 1;
 	LIST_INSERT_HEAD(&is->jobs, j, entry);
 	is->njobs++;
@@ -1403,7 +1436,7 @@ static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct issuer *is = arg;
-	int64_t ids[ISSUE_DUE_BATCH];
+	int64_t ids[ISSUE_DUE_BATCH], next = 0, now;
 	size_t n = 0;
 	struct timeval tv = { 1, 0 };
 
@@ -1414,6 +1447,18 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		for (size_t i = 0; i < n && is->njobs < ISSUE_JOBS_MAX; i++)
 			if (job_find(is, ids[i]) == NULL)
 				job_start(is, ids[i], NULL);
+	/*
+	 * Wake when the soonest certificate is due (a CNAME re-check, a retry,
+	 * a renewal), not on a fixed beat; a full batch or full job table
+	 * looks again in a second.
+	 */
+	now = clock_now();
+	if (n < ISSUE_DUE_BATCH && is->njobs < ISSUE_JOBS_MAX &&
+	    store_certs_next_due(is->d->store, &next) == 0) {
+		tv.tv_sec = next == 0 ? ISSUE_TICK_MAX_SECS : next <= now ? 1 :
+		    next - now > ISSUE_TICK_MAX_SECS ? ISSUE_TICK_MAX_SECS :
+		    next - now;
+	}
 	evtimer_add(is->tick, &tv);
 }
 

@@ -63,6 +63,7 @@ enum stmt_id {
 	STMT_CERTS_STATUS_AFTER,
 	STMT_CERTS_DUE,
 	STMT_ORDERS_RESUME,
+	STMT_CERTS_NEXT_DUE,
 	STMT_ORDER_INSERT,
 	STMT_ORDER_UPDATE,
 	STMT_ORDER_RUNNING,
@@ -221,6 +222,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "WHERE c.id > ?1 ORDER BY c.id LIMIT ?2",
 	[STMT_CERTS_STATUS_AFTER] = "SELECT " CERT_COLUMNS CERT_FROM
 	    "WHERE c.status = ?3 AND c.id > ?1 ORDER BY c.id LIMIT ?2",
+	[STMT_CERTS_NEXT_DUE] = "SELECT min(next_attempt_at) FROM certificates",
 	[STMT_ORDERS_RESUME] = "UPDATE certificates SET next_attempt_at = ? "
 	    "WHERE id IN (SELECT cert_id FROM cert_orders WHERE status = 'running')",
 	[STMT_CERTS_DUE] = "SELECT id FROM certificates WHERE next_attempt_at <= ? "
@@ -1679,6 +1681,17 @@ store_certs_each(struct store *st, const char *status, int64_t after_id,
 		store_cert_free(c);
 	}
 	return walk_end(st, s, stop, rc, "listing certificates", err, errlen);
+}
+
+int
+store_certs_next_due(struct store *st, int64_t *at)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CERTS_NEXT_DUE);
+	int rc = sqlite3_step(s);
+
+	*at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 int

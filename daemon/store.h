@@ -271,6 +271,8 @@ int	 store_certs_each(struct store *st, const char *status, int64_t after_id,
 int	 store_certs_due(struct store *st, int64_t now, int64_t *ids,
 	    size_t max, size_t *n);
 
+/* The soonest next_attempt_at of any certificate; 0 when none is set. */
+int	 store_certs_next_due(struct store *st, int64_t *at);
 /* Makes every certificate with a running order due at now (at start). */
 int	 store_orders_resume(struct store *st, int64_t now, char *err,
 	    size_t errlen);
