@@ -79,6 +79,17 @@ cmd_status(struct cli *cli, int argc, char **argv)
 			out_field("  rate-limited", out_text(t, "rrl_dropped", ",",
 			    buf, sizeof(buf)), 16);
 		}
+		t = wire_map_get(&r.result, "issuer");
+		if (t != NULL && t->type == MSGPACK_OBJECT_MAP) {
+			out_field("Issuing now", out_text(t, "jobs", ",", buf,
+			    sizeof(buf)), 16);
+			out_field("  issued", out_text(t, "issued", ",", buf,
+			    sizeof(buf)), 16);
+			out_field("  renewed", out_text(t, "renewed", ",", buf,
+			    sizeof(buf)), 16);
+			out_field("  failed", out_text(t, "failed", ",", buf,
+			    sizeof(buf)), 16);
+		}
 	}
 	cf_reply_free(&r);
 	return EXIT_OK;

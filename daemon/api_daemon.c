@@ -14,11 +14,31 @@
 #include "log.h"
 #include "schedule.h"
 #include "store.h"
+#include "issue.h"
 #include "techzone.h"
 
 static const char *const role_names[] = { "none", "operator", "admin" };
 
 /* The tech zone as it runs: nil when none is configured. */
+/* The issuing engine's counters since start (nil while it is stopping). */
+static void
+pack_issuer(msgpack_packer *pk, const struct daemon *d)
+{
+	struct issuer_stats st;
+
+	wire_pack_key(pk, "issuer");
+	if (d->issuer == NULL) {
+		msgpack_pack_nil(pk);
+		return;
+	}
+	issuer_stats(d->issuer, &st);
+	msgpack_pack_map(pk, 4);
+	wire_pack_kv_int(pk, "jobs", (int64_t)st.jobs);
+	wire_pack_kv_int(pk, "issued", (int64_t)st.issued);
+	wire_pack_kv_int(pk, "renewed", (int64_t)st.renewed);
+	wire_pack_kv_int(pk, "failed", (int64_t)st.failed);
+}
+
 static void
 pack_techzone(msgpack_packer *pk, const struct daemon *d)
 {
@@ -60,7 +80,7 @@ api_daemon_status(struct rpc_call *call, const msgpack_object *params)
 		return;
 	}
 	pk = rpc_call_result(call);
-	msgpack_pack_map(pk, 10);
+	msgpack_pack_map(pk, 11);
 	wire_pack_kv_str(pk, "version", PACKAGE_VERSION);
 	wire_pack_kv_int(pk, "pid", getpid());
 	api_pack_time(pk, "started_at", d->started_at);
@@ -76,6 +96,7 @@ api_daemon_status(struct rpc_call *call, const msgpack_object *params)
 	wire_pack_kv_int(pk, "pem", c.pem);
 	wire_pack_kv_int(pk, "host", c.host);
 	pack_techzone(pk, d);
+	pack_issuer(pk, d);
 	rpc_call_reply(call);
 }
 

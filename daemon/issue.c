@@ -1230,10 +1230,52 @@ install(struct job *j, STACK_OF(X509) *chain, char *err, size_t errlen)
 	return 0;
 }
 
+int64_t
+issue_ari_pick(int64_t start, int64_t end, int64_t threshold, int64_t now,
+    uint32_t r)
+{
+	int64_t at;
+
+	if (end < start)
+		return threshold;
+	at = start + (int64_t)((double)(end - start) * (r / 4294967296.0));
+	if (at < now)
+		at = now;
+	return at < threshold ? at : threshold;
+}
+
+/* The CA's suggested window (RFC 9773): a random moment in it, if sooner. */
+static void
+ari_cb(const struct acme_result *res, void *arg)
+{
+	struct job *j = arg;
+	struct store_cert *c = j->cert;
+	uint32_t r = 0;
+	int64_t at;
+
+	j->op = NULL;
+	if (res->ok && res->renewal_info != NULL) {
+		(void)RAND_bytes((unsigned char *)&r, sizeof(r));
+		at = issue_ari_pick(res->renewal_info->window_start,
+		    res->renewal_info->window_end, c->next_renewal_at,
+		    clock_now(), r);
+		if (at != c->next_renewal_at) {
+			c->next_renewal_at = c->next_attempt_at = at;
+			store_order_free(j->order);
+			j->order = NULL;
+			job_save(j, NULL, NULL);
+		}
+	} else if (!res->ok)
+		log_info("certificate %lld: no renewal window from the CA (%s); "
+		    "renewing by its threshold", (long long)j->cert_id, res->err);
+	job_free(j);
+}
+
 static void
 download_cb(const struct acme_result *res, void *arg)
 {
 	struct job *j = arg;
+	const struct acme_directory *dir;
 	STACK_OF(X509) *chain = NULL;
 	char err[1536];
 
@@ -1253,6 +1295,15 @@ download_cb(const struct acme_result *res, void *arg)
 	if (install(j, chain, err, sizeof(err)) == -1) {
 		sk_X509_pop_free(chain, X509_free);
 		job_fail(j, err, NULL, -1);
+		return;
+	}
+	/* A CA with ARI says when it wants the renewal; ask it once now. */
+	dir = acme_client_directory(j->client);
+	if (dir != NULL && dir->renewal_info != NULL &&
+	    (j->op = acme_renewal_info_get(j->client, sk_X509_value(chain, 0),
+	    ari_cb, j, err, sizeof(err))) != NULL) {
+		j->state = JOB_DONE;
+		sk_X509_pop_free(chain, X509_free);
 		return;
 	}
 	sk_X509_pop_free(chain, X509_free);

@@ -53,6 +53,14 @@ typedef void	 issuer_done_fn(const struct cf_err *e, void *arg);
 int		 issuer_revoke(struct issuer *is, int64_t cert_id, int reason,
 		    issuer_done_fn *done, void *arg, struct cf_err *e);
 
+/*
+ * The renewal time an ARI window [start, end] suggests (RFC 9773 §4.2): the
+ * point r/2^32 of the way in, never before now, never after the threshold.
+ * A window that ends before it starts is ignored.  Pure, for tests.
+ */
+int64_t		 issue_ari_pick(int64_t start, int64_t end, int64_t threshold,
+		    int64_t now, uint32_t r);
+
 /* Counters for Daemon.Status. */
 struct issuer_stats {
 	uint64_t	 jobs;		/* under way now */

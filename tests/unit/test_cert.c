@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "cert.h"
+#include "issue.h"
 #include "store.h"
 
 static char err[1024];
@@ -199,6 +200,26 @@ test_cnames(void **state)
 	assert_int_equal(cert_cnames(&c, "acme.example.net", v, 8), 0);
 }
 
+/* ARI: a point inside the CA's window, bounded by now and the threshold. */
+static void
+test_ari_window(void **state)
+{
+	(void)state;
+	/* r spans the window. */
+	assert_int_equal(issue_ari_pick(1000, 2000, 5000, 0, 0), 1000);
+	assert_int_equal(issue_ari_pick(1000, 2000, 5000, 0, 2147483648u), 1500);
+	assert_true(issue_ari_pick(1000, 2000, 5000, 0, 4294967295u) < 2000);
+	assert_true(issue_ari_pick(1000, 2000, 5000, 0, 4294967295u) >= 1999);
+	/* Never later than our own threshold. */
+	assert_int_equal(issue_ari_pick(1000, 2000, 1200, 0, 4294967295u), 1200);
+	/* A window already open: not in the past. */
+	assert_int_equal(issue_ari_pick(1000, 2000, 5000, 1800, 0), 1800);
+	/* A window past its end still renews now, not never. */
+	assert_int_equal(issue_ari_pick(1000, 2000, 5000, 3000, 0), 3000);
+	/* An inverted window is ignored. */
+	assert_int_equal(issue_ari_pick(2000, 1000, 5000, 0, 0), 5000);
+}
+
 int
 main(void)
 {
@@ -211,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_name_sets),
 		cmocka_unit_test(test_ca_settings),
 		cmocka_unit_test(test_cnames),
+		cmocka_unit_test(test_ari_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
