@@ -507,6 +507,10 @@ step_cname(struct job *j)
 	char name[CERT_NAME_MAX + 20];
 
 	if (base == NULL) {
+		/* The CNAME polls' count is not the order's: an order that
+		 * fails backs off from its first failure, not from the polls. */
+		if (strcmp(j->cert->status, "pending") == 0)
+			j->cert->failures = 0;
 		j->next = 0;
 		j->state = JOB_ACCOUNT;
 		job_step(j);

@@ -240,7 +240,8 @@ run_cf --json cert csr "$DOWN"
 LABEL=$(jf label)
 dns_add_cname _acme-challenge.down.test "$LABEL.$ZONE"
 i=0
-while show "$DOWN"; [ "$(jf failures)" -lt 2 ] && [ $i -lt 200 ]; do
+while show "$DOWN"; { [ "$(jf status)" != error ] || [ "$(jf failures)" -lt 2 ]; } &&
+    [ $i -lt 300 ]; do
 	i=$((i + 1)); sleep 0.1
 done
 expect_eq "down: error" "$(jf status)" error
