@@ -1181,8 +1181,13 @@ csr_fill(struct daemon *d, struct store_cert *c, EVP_PKEY *key,
 			goto out;
 	}
 	memcpy(c->status, "pending", 8);
-	/* The issuing engine takes it from here, at once. */
-	c->next_attempt_at = c->updated_at = clock_now();
+	/*
+	 * The issuing engine takes it from here, after cname-poll-min: the
+	 * label is new, so nobody can have made the CNAME yet, and looking now
+	 * would only leave a "no such name" in the resolver's cache.
+	 */
+	c->updated_at = clock_now();
+	c->next_attempt_at = c->updated_at + d->cfg->cname_poll_min;
 	c->failures = 0;
 	rc = 0;
 out:
