@@ -74,6 +74,11 @@ struct issue_client {
 struct issue_account {
 	int64_t			 id;
 	int			 orders;	/* jobs holding a slot */
+	/* Once registered: its key and URL, so each job need not unseal and
+	 * parse the key again (~0.7 ms in OpenSSL 3.0). */
+	EVP_PKEY		*key;
+	char			*kid;
+	char			 thumb[ACME_THUMBPRINT_LEN + 1];
 	LIST_ENTRY(issue_account) entry;
 };
 
@@ -577,6 +582,8 @@ account_load(struct job *j, struct store_account **out, char *err,
 	return 0;
 }
 
+static void account_cache(struct job *j);
+
 static void
 account_cb(const struct acme_result *res, void *arg)
 {
@@ -610,8 +617,36 @@ account_cb(const struct acme_result *res, void *arg)
 	log_info("CA %s: account %s registered for %s", j->ca->name,
 	    res->account_url, a->email[0] ? a->email : "(no email)");
 	store_account_free(a);
+	account_cache(j);
 	j->state = JOB_SLOT;
 	job_step(j);
+}
+
+/* Takes the account's key and URL from the cache; 1 when they were there. */
+static int
+account_cached(struct job *j, int64_t id)
+{
+	struct issue_account *a = account_slots(j->is, id);
+
+	if (a == NULL || a->key == NULL || (j->kid = strdup(a->kid)) == NULL)
+		return 0;
+	EVP_PKEY_up_ref(a->key);
+	j->acct_key = a->key;
+	memcpy(j->thumb, a->thumb, sizeof(j->thumb));
+	return 1;
+}
+
+/* Remembers a registered account's key and URL for the next jobs. */
+static void
+account_cache(struct job *j)
+{
+	struct issue_account *a = account_slots(j->is, j->account_id);
+
+	if (a == NULL || a->key != NULL || (a->kid = strdup(j->kid)) == NULL)
+		return;
+	EVP_PKEY_up_ref(j->acct_key);
+	a->key = j->acct_key;
+	memcpy(a->thumb, j->thumb, sizeof(a->thumb));
 }
 
 /* Registers the account when it has no URL yet (newAccount is idempotent
@@ -679,6 +714,12 @@ step_account(struct job *j)
 		return;
 	}
 	j->account_id = a->id;
+	if (account_cached(j, a->id)) {
+		store_account_free(a);
+		j->state = JOB_SLOT;
+		job_step(j);
+		return;
+	}
 	if ((j->acct_key = cert_unseal_key(is->d, a->key_sealed,
 	    a->key_sealed_len, "acme_accounts", a->id, &e)) == NULL ||
 	    acme_thumbprint(j->acct_key, j->thumb, sizeof(j->thumb), err,
@@ -699,6 +740,7 @@ step_account(struct job *j)
 		return;
 	}
 	store_account_free(a);
+	account_cache(j);
 	j->state = JOB_SLOT;
 	job_step(j);
 }
@@ -1157,6 +1199,34 @@ renewal_time(const struct x509_facts *f, int renew_days, int64_t now)
 	return at > floor ? at : floor;
 }
 
+/*
+ * The key the CSR is for, unsealed only when needed (a job that only finds
+ * its CNAME missing never pays for it): a renewal's own, from its order, or
+ * the certificate's.
+ */
+static int
+job_key(struct job *j, char *err, size_t errlen)
+{
+	struct cf_err e = { 0 };
+	const struct store_order *o = j->order;
+
+	if (j->key != NULL)
+		return 0;
+	if (o != NULL && o->key_sealed != NULL)
+		j->key = cert_unseal_key(j->is->d, o->key_sealed,
+		    o->key_sealed_len, "cert_orders", o->id, &e);
+	else if (!j->renewal)
+		j->key = cert_unseal_key(j->is->d, j->cert->key_sealed,
+		    j->cert->key_sealed_len, "certificates", j->cert_id, &e);
+	else
+		cf_err_set(&e, WIRE_INTERNAL, "the renewal's key is missing");
+	if (j->key == NULL) {
+		snprintf(err, errlen, "%s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* The new certificate replaces the old in one write, which keeps the old. */
 static int
 install(struct job *j, STACK_OF(X509) *chain, char *err, size_t errlen)
@@ -1172,6 +1242,8 @@ install(struct job *j, STACK_OF(X509) *chain, char *err, size_t errlen)
 	int64_t now = clock_now();
 	int ok;
 
+	if (job_key(j, err, errlen) == -1)
+		return -1;
 	if (!keystore_key_matches_cert(j->key, leaf)) {
 		snprintf(err, errlen, "the CA's certificate is not for our key");
 		return -1;
@@ -1412,7 +1484,6 @@ job_start(struct issuer *is, int64_t id, const char *forced)
 	struct job *j;
 	struct store_cert *c = NULL;
 	struct store_order *o = NULL;
-	struct cf_err e = { 0 };
 	int64_t now = clock_now();
 	char err[256];
 	int renewal;
@@ -1468,17 +1539,6 @@ job_start(struct issuer *is, int64_t id, const char *forced)
 	j->quiet_until = last_order_end(is, id) + TECHZONE_TXT_TTL + 1;
 	LIST_INSERT_HEAD(&is->jobs, j, entry);
 	is->njobs++;
-	/* The key the CSR is for: the order's own for a renewal. */
-	if (o != NULL && o->key_sealed != NULL)
-		j->key = cert_unseal_key(is->d, o->key_sealed, o->key_sealed_len,
-		    "cert_orders", o->id, &e);
-	else if (!renewal)
-		j->key = cert_unseal_key(is->d, c->key_sealed, c->key_sealed_len,
-		    "certificates", c->id, &e);
-	if (j->key == NULL && (o != NULL ? o->key_sealed != NULL : !renewal)) {
-		job_fail(j, e.msg, NULL, -1);
-		return 1;
-	}
 	/* Leased: the next tick leaves it alone while the job runs. */
 	c->next_attempt_at = now + ISSUE_LEASE_SECS;
 	if (job_save(j, NULL, NULL) == -1) {
@@ -1590,6 +1650,8 @@ issuer_free(struct issuer *is)
 	}
 	while ((a = LIST_FIRST(&is->accounts)) != NULL) {
 		LIST_REMOVE(a, entry);
+		EVP_PKEY_free(a->key);
+		free(a->kid);
 		free(a);
 	}
 	event_free(is->tick);
