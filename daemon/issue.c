@@ -1630,8 +1630,16 @@ issuer_free(struct issuer *is)
 		return;
 	struct revoke_job *r;
 
-	while (!LIST_EMPTY(&is->jobs))
-		job_free(LIST_FIRST(&is->jobs));
+	/* Leases are given back: after a restart the work is due at once. */
+	while (!LIST_EMPTY(&is->jobs)) {
+		struct job *j = LIST_FIRST(&is->jobs);
+
+		if (j->cert != NULL && j->state != JOB_DONE) {
+			j->cert->next_attempt_at = clock_now();
+			job_save(j, NULL, NULL);
+		}
+		job_free(j);
+	}
 	while ((r = LIST_FIRST(&is->revokes)) != NULL) {
 		struct cf_err e = { 0 };
 
