@@ -54,7 +54,7 @@ expect_eq "RD off: no RA either" "$(flags "$out")" "qr aa"
 # --- the question's case comes back ---------------------------------------------
 out=$(q TXT X.AcMe.TeSt)
 expect_contains "case echoed in question" "$out" ";X.AcMe.TeSt."
-expect_contains "case echoed in answer" "$out" "X.AcMe.TeSt.		60	IN	TXT	\"hello\""
+expect_contains "case echoed in answer" "$out" "X.AcMe.TeSt.		10	IN	TXT	\"hello\""
 
 # --- apex, NODATA, NXDOMAIN, REFUSED, ANY, NOTIMP ---------------------------------
 expect_eq "SOA" "$(q +short SOA acme.test)" \

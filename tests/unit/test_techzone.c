@@ -294,7 +294,7 @@ test_txt_one(void **state)
 	assert_false(knot_wire_get_tc(a->wire));
 	assert_int_equal(count(a, KNOT_ANSWER), 1);
 	txt = rrset(a, KNOT_ANSWER, 0, KNOT_RRTYPE_TXT);
-	assert_int_equal(txt->ttl, 60);
+	assert_int_equal(txt->ttl, TECHZONE_TXT_TTL);
 	assert_true(txt_has(a, "value-1"));
 	assert_int_equal(count(a, KNOT_AUTHORITY), 0);
 	ans_free(a);
@@ -309,7 +309,7 @@ test_txt_two_values(void **state)
 
 	assert_int_equal(count(a, KNOT_ANSWER), 2);
 	txt = rrset(a, KNOT_ANSWER, 0, KNOT_RRTYPE_TXT);
-	assert_int_equal(txt->ttl, 60);
+	assert_int_equal(txt->ttl, TECHZONE_TXT_TTL);
 	assert_true(txt_has(a, "value-a"));
 	assert_true(txt_has(a, "value-b"));
 	ans_free(a);
