@@ -20,17 +20,25 @@ static int cmd_ca_delete(struct cli *, int, char **);
 
 const struct cli_cmd cli_ca_cmds[] = {
 	{ "ca add", cmd_ca_add,
-	  "NAME --directory URL [--trust CAFILE] [--eab-kid KID --eab-hmac-key KEY]",
-	  "add an ACME CA profile (or set a built-in profile's EAB)",
+	  "NAME --directory URL [--trust CAFILE] [--eab-kid KID --eab-hmac-key KEY] "
+	  "[--acme-profile P]",
+	  "add an ACME CA profile (or set a built-in profile's EAB or ACME profile)",
 	  "  --directory URL     the CA's ACME directory (https:// only)\n"
 	  "  --trust CAFILE      PEM file of the roots that verify the CA's HTTPS\n"
 	  "                      (default: the system store)\n"
 	  "  --eab-kid KID       External Account Binding key id, with\n"
 	  "  --eab-hmac-key KEY  its HMAC key, base64url as the CA gives it\n"
+	  "  --acme-profile P    the CA's certificate profile to ask for in every\n"
+	  "                      order (ACME profiles, e.g. Let's Encrypt's classic,\n"
+	  "                      tlsserver, shortlived); 1..64 of A-Z a-z 0-9 . _ -;\n"
+	  "                      \"\" asks for none (the CA's default).  An order\n"
+	  "                      fails if the CA's directory does not offer it.\n"
 	  "\n"
 	  "Built in: letsencrypt, letsencrypt-staging, zerossl and google; the\n"
 	  "last two need EAB: 'certfleet ca add zerossl --eab-kid K --eab-hmac-key H'\n"
-	  "sets it.  The HMAC key is stored encrypted and never shown again.\n",
+	  "sets it.  A built-in profile takes only --eab-kid/--eab-hmac-key and\n"
+	  "--acme-profile ('certfleet ca add letsencrypt --acme-profile shortlived').\n"
+	  "The HMAC key is stored encrypted and never shown again.\n",
 	  M_CA_ADD },
 	{ "ca list", cmd_ca_list, "", "list CA profiles", "", M_CA_LIST },
 	{ "ca show", cmd_ca_show, "NAME", "show one CA profile", "", M_CA_SHOW },
@@ -49,6 +57,7 @@ static const struct {
 	{ "eab_kid", "EAB Key ID" },
 	{ "eab_configured", "EAB Configured" },
 	{ "eab_required", "EAB Required" },
+	{ "acme_profile", "ACME Profile" },
 	{ "builtin", "Built In" },
 	{ "certificates", "Certificates" },
 	{ "created_at", "Created" },
@@ -77,9 +86,11 @@ cmd_ca_add(struct cli *cli, int argc, char **argv)
 		{ "trust", required_argument, NULL, 't' },
 		{ "eab-kid", required_argument, NULL, 'k' },
 		{ "eab-hmac-key", required_argument, NULL, 'h' },
+		{ "acme-profile", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *trust = NULL, *kid = NULL, *key = NULL;
+	const char *prof = NULL;
 	char abs[PATH_MAX];
 	struct cf_reply r;
 	msgpack_sbuffer sb;
@@ -95,6 +106,8 @@ cmd_ca_add(struct cli *cli, int argc, char **argv)
 			kid = optarg;
 		else if (ch == 'h')
 			key = optarg;
+		else if (ch == 'p')
+			prof = optarg;
 		else
 			return cli_usage_error(cli, "unknown option '%s'",
 			    argv[optind - 1]);
@@ -111,7 +124,8 @@ cmd_ca_add(struct cli *cli, int argc, char **argv)
 			    strerror(errno));
 		trust = abs;
 	}
-	n = 1 + (dir != NULL) + (trust != NULL) + 2 * (kid != NULL);
+	n = 1 + (dir != NULL) + (trust != NULL) + 2 * (kid != NULL) +
+	    (prof != NULL);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
@@ -124,6 +138,8 @@ cmd_ca_add(struct cli *cli, int argc, char **argv)
 		wire_pack_kv_str(&pk, "eab_kid", kid);
 		wire_pack_kv_str(&pk, "eab_hmac_key", key);
 	}
+	if (prof)
+		wire_pack_kv_str(&pk, "acme_profile", prof);
 	rc = cli_call(cli, M_CA_ADD, &sb, NULL, NULL, &r);
 	msgpack_sbuffer_destroy(&sb);
 	return rc == EXIT_OK ? finish_ca(cli, &r) : rc;

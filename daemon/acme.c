@@ -903,7 +903,89 @@ acme_directory_free(struct acme_directory *d)
 	free(d->renewal_info);
 	free(d->terms_of_service);
 	free(d->website);
+	for (size_t i = 0; i < d->nprofiles; i++)
+		free(d->profiles[i]);
 	free(d);
+}
+
+int
+acme_profile_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > ACME_PROFILE_NAME_MAX)
+		return 0;
+	for (; *name; name++) {
+		char c = *name;
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* meta.profiles: the names the CA offers (see acme.h for what is kept). */
+static int
+directory_profiles(struct acme_directory *d, json_t *profiles)
+{
+	const char *name;
+	json_t *desc;
+
+	if (!json_is_object(profiles))
+		return 0;
+	d->has_profiles = 1;
+	json_object_foreach(profiles, name, desc) {
+		if (!json_is_string(desc) || !acme_profile_name_valid(name))
+			continue;
+		if (d->nprofiles == ACME_PROFILES_MAX) {
+			d->profiles_truncated = 1;
+			break;
+		}
+		if ((d->profiles[d->nprofiles] = strdup(name)) == NULL)
+			return -1;
+		d->nprofiles++;
+	}
+	return 0;
+}
+
+int
+acme_directory_offers(const struct acme_directory *d, const char *profile)
+{
+	if (!d->has_profiles)
+		return 0;
+	for (size_t i = 0; i < d->nprofiles; i++)
+		if (strcmp(d->profiles[i], profile) == 0)
+			return 1;
+	return d->profiles_truncated;
+}
+
+int
+acme_directory_check_profile(const struct acme_directory *d,
+    const char *profile, char *err, size_t errlen)
+{
+	char list[ACME_PROFILES_MAX * (ACME_PROFILE_NAME_MAX + 2) + 8];
+	size_t off = 0;
+
+	if (!acme_profile_name_valid(profile)) {
+		snprintf(err, errlen, "the ACME profile name is not 1 to %d "
+		    "characters of A-Z a-z 0-9 . _ -", ACME_PROFILE_NAME_MAX);
+		return -1;
+	}
+	if (acme_directory_offers(d, profile))
+		return 0;
+	/* Names were checked on the way in: safe to quote. */
+	list[0] = '\0';
+	for (size_t i = 0; i < d->nprofiles; i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+		    i ? ", " : "", d->profiles[i]);
+	if (d->nprofiles == 0)
+		snprintf(err, errlen, "ACME profile '%s' is not offered: this "
+		    "CA offers no profiles", profile);
+	else
+		snprintf(err, errlen, "ACME profile '%s' is not offered: this "
+		    "CA offers %s", profile, list);
+	return -1;
 }
 
 struct acme_directory *
@@ -956,8 +1038,9 @@ acme_directory_parse(const char *body, size_t len, char *err, size_t errlen)
 			}
 			d->eab_required = json_is_true(v);
 		}
-		d->has_profiles = json_is_object(json_object_get(meta,
-		    "profiles"));
+		if (directory_profiles(d, json_object_get(meta,
+		    "profiles")) == -1)
+			goto oom;
 	}
 	json_decref(root);
 	return d;
@@ -1344,6 +1427,7 @@ struct acme_op {
 	int			 tos_agreed, only_existing;
 	char			*eab_kid, *eab_mac;
 	char			*ari_id;
+	char			*profile;	/* newOrder, if any */
 	int			 bad_nonces;
 	struct event		 kick;
 	struct http_req		*req;
@@ -1529,6 +1613,7 @@ op_free(struct acme_op *op)
 		free(op->eab_mac);
 	}
 	free(op->ari_id);
+	free(op->profile);
 	free(op);
 }
 
@@ -1904,6 +1989,12 @@ op_step(struct acme_op *op, const struct http_response *resp,
 			op->state = OP_WAIT_GET;
 			return;
 		}
+		if (op->kind == OP_ORDER_NEW && op->profile != NULL &&
+		    acme_directory_check_profile(c->dir, op->profile, err,
+		    sizeof(err)) == -1) {
+			op_fail(op, "%s", err);
+			return;
+		}
 		if (op->kind == OP_REVOKE && c->dir->revoke_cert == NULL) {
 			op_fail(op, "this CA's directory has no revokeCert");
 			return;
@@ -2077,13 +2168,12 @@ oom:
 	return NULL;
 }
 
-struct acme_op *
-acme_order_new(struct acme_client *c, EVP_PKEY *key, const char *kid,
-    const char *const *names, size_t n, acme_cb *cb, void *arg, char *err,
-    size_t errlen)
+char *
+acme_order_payload(const char *const *names, size_t n, const char *profile,
+    char *err, size_t errlen)
 {
-	struct acme_op *op;
 	json_t *p, *ids;
+	char *out = NULL;
 
 	if (n == 0 || n > ACME_IDENTIFIERS_MAX) {
 		snprintf(err, errlen, "an order names 1 to %d identifiers",
@@ -2097,12 +2187,13 @@ acme_order_new(struct acme_client *c, EVP_PKEY *key, const char *kid,
 			    NAME_MAX_LEN);
 			return NULL;
 		}
-	if ((op = op_new(c, OP_ORDER_NEW, "newOrder", key, kid, NULL, cb, arg,
-	    err, errlen)) == NULL)
+	if (profile != NULL && !acme_profile_name_valid(profile)) {
+		snprintf(err, errlen, "the ACME profile name is not 1 to %d "
+		    "characters of A-Z a-z 0-9 . _ -", ACME_PROFILE_NAME_MAX);
 		return NULL;
+	}
 	if ((ids = json_array()) == NULL ||
 	    (p = json_pack("{s:o}", "identifiers", ids)) == NULL) {
-		op_free(op);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -2110,14 +2201,37 @@ acme_order_new(struct acme_client *c, EVP_PKEY *key, const char *kid,
 		if (json_array_append_new(ids, json_pack("{s:s, s:s}", "type",
 		    "dns", "value", names[i])) == -1)
 			break;
-	if (json_array_size(ids) != n ||
-	    (op->payload = json_dumps(p, JSON_COMPACT)) == NULL) {
-		json_decref(p);
+	if (json_array_size(ids) == n && (profile == NULL ||
+	    json_object_set_new(p, "profile", json_string(profile)) == 0))
+		out = json_dumps(p, JSON_COMPACT);
+	json_decref(p);
+	if (out == NULL)
+		snprintf(err, errlen, "out of memory");
+	return out;
+}
+
+struct acme_op *
+acme_order_new(struct acme_client *c, EVP_PKEY *key, const char *kid,
+    const char *const *names, size_t n, const char *profile, acme_cb *cb,
+    void *arg, char *err, size_t errlen)
+{
+	struct acme_op *op;
+	char *payload;
+
+	if ((payload = acme_order_payload(names, n, profile, err,
+	    errlen)) == NULL)
+		return NULL;
+	if ((op = op_new(c, OP_ORDER_NEW, "newOrder", key, kid, NULL, cb, arg,
+	    err, errlen)) == NULL) {
+		free(payload);
+		return NULL;
+	}
+	op->payload = payload;
+	if (profile != NULL && (op->profile = strdup(profile)) == NULL) {
 		op_free(op);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	json_decref(p);
 	return op_start(op);
 }
 

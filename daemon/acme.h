@@ -35,6 +35,8 @@ struct http_response;
 #define ACME_RETRY_AFTER_MAX	(7 * 86400)	/* larger values are clamped */
 #define ACME_THUMBPRINT_LEN	43		/* base64url(SHA-256) */
 #define ACME_DETAIL_MAX		1024
+#define ACME_PROFILES_MAX	32		/* names kept per directory */
+#define ACME_PROFILE_NAME_MAX	64		/* bytes in a profile name */
 
 /* --- encoding, keys, JWS ----------------------------------------------- */
 
@@ -143,7 +145,20 @@ struct acme_directory {
 	char	*key_change, *renewal_info;	/* optional */
 	char	*terms_of_service, *website;	/* meta, optional */
 	int	 eab_required;
+	/*
+	 * meta.profiles (the ACME profiles extension), {name: description}:
+	 * has_profiles when it is an object (anything else is ignored, as
+	 * if absent).  Only the names are kept, in the
+	 * CA's order; an entry whose name fails acme_profile_name_valid() or
+	 * whose description is not a string is skipped (a CA's mistake in an
+	 * optional extension must not make the whole CA unusable).  Past
+	 * ACME_PROFILES_MAX names the rest are dropped and profiles_truncated
+	 * set.
+	 */
 	int	 has_profiles;
+	char	*profiles[ACME_PROFILES_MAX];
+	size_t	 nprofiles;
+	int	 profiles_truncated;
 };
 
 struct acme_identifier {
@@ -219,6 +234,32 @@ void			 acme_renewal_info_free(struct acme_renewal_info *r);
 /* 0 and *p filled, or -1 with err. */
 int			 acme_problem_parse(const char *body, size_t len,
 			    struct acme_problem *p, char *err, size_t errlen);
+/*
+ * A profile name as certfleet accepts it, from the CA or the operator:
+ * 1..ACME_PROFILE_NAME_MAX bytes of [A-Za-z0-9._-].  Returns 1 or 0.
+ */
+int			 acme_profile_name_valid(const char *name);
+/*
+ * 1 when d lists profile (or lists more names than it keeps, so the CA must
+ * decide), else 0 (also when d offers no profiles at all).
+ */
+int			 acme_directory_offers(const struct acme_directory *d,
+			    const char *profile);
+/*
+ * 0 when d offers profile, else -1 with one sentence in err naming the
+ * profile and what the CA offers.
+ */
+int			 acme_directory_check_profile(
+			    const struct acme_directory *d, const char *profile,
+			    char *err, size_t errlen);
+/*
+ * The newOrder payload {"identifiers":[{"type":"dns","value":...}...]}
+ * plus "profile" when profile != NULL.  Checks n (1..ACME_IDENTIFIERS_MAX),
+ * each name (printable, 1..253 bytes) and the profile's name.  Returns a new
+ * JSON string (caller frees with free()) or NULL with err.
+ */
+char			*acme_order_payload(const char *const *names, size_t n,
+			    const char *profile, char *err, size_t errlen);
 /* The authorization's challenge of type, or NULL. */
 const struct acme_challenge *acme_authz_challenge(const struct acme_authz *a,
 			    const char *type);
@@ -311,10 +352,16 @@ struct acme_op	*acme_account_new(struct acme_client *c, EVP_PKEY *key,
 		    int tos_agreed, const struct acme_eab *eab,
 		    int only_existing, acme_cb *cb, void *arg, char *err,
 		    size_t errlen);
-/* newOrder for DNS names (wildcards as "*.x").  Result: location, order. */
+/*
+ * newOrder for DNS names (wildcards as "*.x"), with the CA's profile when
+ * profile != NULL (see acme_order_payload).  A directory that does not offer
+ * that profile fails the operation before anything is sent (err from
+ * acme_directory_check_profile).  Result: location, order.
+ */
 struct acme_op	*acme_order_new(struct acme_client *c, EVP_PKEY *key,
 		    const char *kid, const char *const *names, size_t n,
-		    acme_cb *cb, void *arg, char *err, size_t errlen);
+		    const char *profile, acme_cb *cb, void *arg, char *err,
+		    size_t errlen);
 
 enum acme_doc {
 	ACME_DOC_ORDER = 0,

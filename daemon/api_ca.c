@@ -7,13 +7,14 @@
 #include <string.h>
 
 #include "certfleet/wire.h"
+#include "acme.h"
 #include "api.h"
 #include "cert.h"
 #include "daemon.h"
 #include "keystore.h"
 #include "store.h"
 
-#define CA_KEYS	9
+#define CA_KEYS	10
 
 static void
 pack_ca(msgpack_packer *pk, const struct store_ca *ca)
@@ -25,6 +26,7 @@ pack_ca(msgpack_packer *pk, const struct store_ca *ca)
 	wire_pack_kv_str(pk, "eab_kid", ca->eab_kid);
 	wire_pack_kv_bool(pk, "eab_configured", ca->eab_kid != NULL);
 	wire_pack_kv_bool(pk, "eab_required", ca->eab_required);
+	wire_pack_kv_str(pk, "acme_profile", ca->acme_profile);
 	wire_pack_kv_bool(pk, "builtin", ca->builtin);
 	wire_pack_kv_int(pk, "certificates", ca->ncerts);
 	api_pack_time(pk, "created_at", ca->created_at);
@@ -42,10 +44,11 @@ void
 api_ca_add(struct rpc_call *call, const msgpack_object *params)
 {
 	static const char *const names[] = { "name", "directory", "trust",
-	    "eab_kid", "eab_hmac_key", NULL };
+	    "eab_kid", "eab_hmac_key", "acme_profile", NULL };
 	struct daemon *d = rpc_call_ctx(call);
 	struct cert_ca_params p = { 0 };
 	char *name = NULL, *dir = NULL, *trust = NULL, *kid = NULL, *key = NULL;
+	char *prof = NULL;
 	struct store_ca *ca;
 	struct cf_err e = { 0 };
 
@@ -56,13 +59,16 @@ api_ca_add(struct rpc_call *call, const msgpack_object *params)
 	    api_param_text(call, params, "eab_kid", 0, CA_EAB_KID_MAX,
 	    &kid) == -1 ||
 	    api_param_text(call, params, "eab_hmac_key", 0, CA_EAB_KEY_MAX,
-	    &key) == -1)
+	    &key) == -1 ||
+	    api_param_text(call, params, "acme_profile", 0,
+	    4 * ACME_PROFILE_NAME_MAX, &prof) == -1)
 		goto out;
 	p.name = name;
 	p.directory = dir;
 	p.trust_file = trust;
 	p.eab_kid = kid;
 	p.eab_hmac_key = key;
+	p.acme_profile = prof;
 	if ((ca = cert_ca_add(d, &p, &e)) == NULL)
 		api_fail(call, &e);
 	else
@@ -72,6 +78,7 @@ out:
 	free(dir);
 	free(trust);
 	free(kid);
+	free(prof);
 	if (key != NULL)
 		keystore_secret_free(key, strlen(key));
 }

@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "certfleet/wire.h"
+#include "acme.h"
 #include "cert.h"
 #include "clock.h"
 #include "config.h"
@@ -406,6 +407,21 @@ cert_check_eab_key(const char *key, size_t len, char *err, size_t errlen)
 	return 0;
 }
 
+int
+cert_check_acme_profile(const char *name, size_t len, char *err,
+    size_t errlen)
+{
+	if (len == 0)
+		return 0;
+	if (len != strlen(name) || !acme_profile_name_valid(name)) {
+		snprintf(err, errlen, "an ACME profile name has 1 to %d "
+		    "characters of A-Z a-z 0-9 '.', '_' and '-' (such as "
+		    "classic or shortlived)", ACME_PROFILE_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* --- names and CNAMEs ------------------------------------------------------- */
 
 const char **
@@ -660,7 +676,9 @@ check_ca_params(const struct cert_ca_params *p, struct cf_err *e)
 
 	if (cert_check_ca_name(p->name, strlen(p->name), err, sizeof(err)) == -1 ||
 	    (p->directory && cert_check_directory(p->directory,
-	    strlen(p->directory), err, sizeof(err)) == -1))
+	    strlen(p->directory), err, sizeof(err)) == -1) ||
+	    (p->acme_profile && cert_check_acme_profile(p->acme_profile,
+	    strlen(p->acme_profile), err, sizeof(err)) == -1))
 		return cf_err_set(e, WIRE_INVALID_ARGUMENT, "%s", err);
 	if ((p->eab_kid == NULL) != (p->eab_hmac_key == NULL))
 		return cf_err_set(e, WIRE_INVALID_ARGUMENT, "give the EAB key id "
@@ -707,20 +725,30 @@ store_eab(struct daemon *d, int64_t id, const struct cert_ca_params *p,
 	return 0;
 }
 
-/* A built-in profile takes only its EAB pair. */
+/* An ACME profile as stored: NULL for none ("" or absent). */
+static const char *
+acme_profile_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+/* A built-in profile takes only its EAB pair and its ACME profile. */
 static struct store_ca *
-set_builtin_eab(struct daemon *d, struct store_ca *ca,
+set_builtin(struct daemon *d, struct store_ca *ca,
     const struct cert_ca_params *p, struct cf_err *e)
 {
+	const char *prof = acme_profile_or_null(p->acme_profile);
 	char msg[256];
-	int ok;
+	int ok, rc;
 
-	if (p->trust_file != NULL || p->eab_kid == NULL ||
-	    (p->directory != NULL && strcmp(p->directory,
-	    ca->directory_url) != 0)) {
-		cf_err_set(e, p->eab_kid ? WIRE_FAILED_PRECONDITION :
-		    WIRE_ALREADY_EXISTS, "CA profile '%s' is built in: only its "
-		    "EAB can be set (--eab-kid KID --eab-hmac-key KEY)", ca->name);
+	if (p->trust_file != NULL || (p->eab_kid == NULL &&
+	    p->acme_profile == NULL) || (p->directory != NULL &&
+	    strcmp(p->directory, ca->directory_url) != 0)) {
+		cf_err_set(e, p->eab_kid || p->acme_profile ?
+		    WIRE_FAILED_PRECONDITION : WIRE_ALREADY_EXISTS,
+		    "CA profile '%s' is built in: only its EAB (--eab-kid KID "
+		    "--eab-hmac-key KEY) and its ACME profile (--acme-profile "
+		    "NAME) can be set", ca->name);
 		store_ca_free(ca);
 		return NULL;
 	}
@@ -728,9 +756,23 @@ set_builtin_eab(struct daemon *d, struct store_ca *ca,
 		store_ca_free(ca);
 		return NULL;
 	}
-	ok = store_eab(d, ca->id, p, e) == 0;
-	snprintf(msg, sizeof(msg), "CA profile '%s': EAB key id set", ca->name);
-	if (write_end_event(d, ok, "ca_eab_set", msg, e) == -1) {
+	ok = p->eab_kid == NULL || store_eab(d, ca->id, p, e) == 0;
+	if (ok && p->acme_profile != NULL &&
+	    (rc = store_ca_set_acme_profile(d->store, ca->id, prof, e->msg,
+	    sizeof(e->msg))) != 0) {
+		cf_err_set(e, WIRE_UNAVAILABLE, "%s", rc == 1 ?
+		    "the CA profile vanished" : e->msg);
+		ok = 0;
+	}
+	if (p->acme_profile == NULL)
+		snprintf(msg, sizeof(msg), "CA profile '%s': EAB key id set",
+		    ca->name);
+	else
+		snprintf(msg, sizeof(msg), "CA profile '%s': %sACME profile "
+		    "%s%s", ca->name, p->eab_kid ? "EAB key id set, " : "",
+		    prof ? "set to " : "cleared", prof ? prof : "");
+	if (write_end_event(d, ok, p->eab_kid ? "ca_eab_set" :
+	    "ca_acme_profile_set", msg, e) == -1) {
 		store_ca_free(ca);
 		return NULL;
 	}
@@ -756,7 +798,7 @@ cert_ca_add(struct daemon *d, const struct cert_ca_params *p, struct cf_err *e)
 		return NULL;
 	}
 	if (rc == 0 && old->builtin)
-		return set_builtin_eab(d, old, p, e);
+		return set_builtin(d, old, p, e);
 	if (rc == 0) {
 		store_ca_free(old);
 		cf_err_set(e, WIRE_ALREADY_EXISTS, "CA profile '%s' exists "
@@ -771,6 +813,7 @@ cert_ca_add(struct daemon *d, const struct cert_ca_params *p, struct cf_err *e)
 	ca.name = (char *)p->name;
 	ca.directory_url = (char *)p->directory;
 	ca.trust_file = (char *)p->trust_file;
+	ca.acme_profile = (char *)acme_profile_or_null(p->acme_profile);
 	ca.created_at = clock_now();
 	if (write_begin(d, e) == -1)
 		return NULL;
@@ -782,8 +825,9 @@ cert_ca_add(struct daemon *d, const struct cert_ca_params *p, struct cf_err *e)
 	else if (rc == -1)
 		e->code = WIRE_UNAVAILABLE;
 	ok = rc == 0 && (p->eab_kid == NULL || store_eab(d, ca.id, p, e) == 0);
-	snprintf(msg, sizeof(msg), "CA profile '%s' added (%s)", p->name,
-	    p->directory);
+	snprintf(msg, sizeof(msg), "CA profile '%s' added (%s%s%s)", p->name,
+	    p->directory, ca.acme_profile ? ", ACME profile " : "",
+	    ca.acme_profile ? ca.acme_profile : "");
 	if (write_end_event(d, ok, "ca_added", msg, e) == -1)
 		return NULL;
 	log_info("%s", msg);

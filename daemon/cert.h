@@ -55,6 +55,12 @@ int	 cert_check_directory(const char *url, size_t len, char *err,
 /* base64url without padding, 16 bytes or more once decoded. */
 int	 cert_check_eab_key(const char *key, size_t len, char *err,
 	    size_t errlen);
+/*
+ * The ACME profile a CA profile asks for: 1..64 of A-Z a-z 0-9 . _ -
+ * (acme_profile_name_valid), or "" for none.
+ */
+int	 cert_check_acme_profile(const char *name, size_t len, char *err,
+	    size_t errlen);
 
 /*
  * The CNAME records a certificate needs: one per distinct
@@ -100,12 +106,13 @@ struct cert_ca_params {
 	const char	*trust_file;
 	const char	*eab_kid;
 	const char	*eab_hmac_key;	/* secret: never formatted */
+	const char	*acme_profile;	/* "": none, clears a built-in's */
 };
 
 /*
- * Adds a profile, or sets the EAB of a built-in one (the only change a
- * built-in takes).  Returns the stored profile (caller frees with
- * store_ca_free) or NULL with e.
+ * Adds a profile, or sets the EAB and/or the ACME profile of a built-in one
+ * (the only changes a built-in takes).  Returns the stored profile (caller
+ * frees with store_ca_free) or NULL with e.
  */
 struct store_ca	*cert_ca_add(struct daemon *d, const struct cert_ca_params *p,
 		    struct cf_err *e);

@@ -960,8 +960,21 @@ order_cb(const struct acme_result *res, void *arg)
 static void
 step_order(struct job *j)
 {
+	const struct acme_directory *dir = acme_client_directory(j->client);
+	const char *profile = j->ca->acme_profile;
 	char err[1536];
 
+	/*
+	 * A CA that does not offer the profile would refuse the order, or
+	 * (without the extension) silently issue its default: say so instead.
+	 * Before the directory is known acme_order_new makes the same check.
+	 */
+	if ((j->order == NULL || j->order->order_url == NULL) &&
+	    profile != NULL && dir != NULL && acme_directory_check_profile(dir,
+	    profile, err, sizeof(err)) == -1) {
+		job_fail(j, err, NULL, -1);
+		return;
+	}
 	if (j->order == NULL && order_create(j, err, sizeof(err)) == -1) {
 		job_fail(j, err, NULL, -1);
 		return;
@@ -973,8 +986,8 @@ step_order(struct job *j)
 		    sizeof(err));
 	else
 		j->op = acme_order_new(j->client, j->acct_key, j->kid,
-		    (const char *const *)j->names, j->nnames, order_cb, j, err,
-		    sizeof(err));
+		    (const char *const *)j->names, j->nnames, profile, order_cb,
+		    j, err, sizeof(err));
 	if (j->op == NULL)
 		job_fail(j, err, NULL, -1);
 }

@@ -50,6 +50,7 @@ enum stmt_id {
 	STMT_CA_GET,
 	STMT_CA_GET_ID,
 	STMT_CA_SET_EAB,
+	STMT_CA_SET_ACME_PROFILE,
 	STMT_CA_DELETE,
 	STMT_CAS_ALL,
 	STMT_ACCOUNT_INSERT,
@@ -91,7 +92,8 @@ enum stmt_id {
 #define CA_COLUMNS \
 	"p.id, p.name, p.directory_url, p.trust_file, p.eab_kid, " \
 	"p.eab_hmac_key, p.eab_required, p.builtin, p.created_at, " \
-	"(SELECT count(*) FROM certificates c WHERE c.profile_id = p.id)"
+	"(SELECT count(*) FROM certificates c WHERE c.profile_id = p.id), " \
+	"p.acme_profile"
 
 #define ACCOUNT_COLUMNS \
 	"id, profile_id, email, key, account_url, tos_agreed_at, created_at"
@@ -178,12 +180,15 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_SNAPSHOTS_DELETE] = "DELETE FROM snapshots WHERE item_id = ?",
 	[STMT_CA_INSERT] = "INSERT INTO ca_profiles (name, directory_url, "
 	    "trust_file, eab_kid, eab_hmac_key, eab_required, builtin, "
-	    "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	    "created_at, acme_profile) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	    "?9)",
 	[STMT_CA_GET] = "SELECT " CA_COLUMNS " FROM ca_profiles p WHERE p.name = ?",
 	[STMT_CA_GET_ID] = "SELECT " CA_COLUMNS " FROM ca_profiles p "
 	    "WHERE p.id = ?",
 	[STMT_CA_SET_EAB] = "UPDATE ca_profiles SET eab_kid = ?1, "
 	    "eab_hmac_key = ?2 WHERE id = ?3",
+	[STMT_CA_SET_ACME_PROFILE] = "UPDATE ca_profiles SET acme_profile = ?1 "
+	    "WHERE id = ?2",
 	[STMT_CA_DELETE] = "DELETE FROM ca_profiles WHERE id = ?",
 	[STMT_CAS_ALL] = "SELECT " CA_COLUMNS " FROM ca_profiles p ORDER BY p.name",
 	[STMT_ACCOUNT_INSERT] = "INSERT INTO acme_accounts (profile_id, email, "
@@ -1267,6 +1272,7 @@ store_ca_free(struct store_ca *ca)
 	free(ca->trust_file);
 	free(ca->eab_kid);
 	free(ca->eab_hmac_sealed);
+	free(ca->acme_profile);
 	free(ca);
 }
 
@@ -1286,7 +1292,10 @@ ca_from_row(sqlite3_stmt *s)
 	ca->builtin = sqlite3_column_int(s, 7);
 	ca->created_at = sqlite3_column_int64(s, 8);
 	ca->ncerts = sqlite3_column_int64(s, 9);
+	ca->acme_profile = col_strdup(s, 10);
 	if (ca->name == NULL || ca->directory_url == NULL ||
+	    (ca->acme_profile == NULL &&
+	    sqlite3_column_type(s, 10) != SQLITE_NULL) ||
 	    col_blob(s, 5, &ca->eab_hmac_sealed, &ca->eab_hmac_sealed_len) == -1) {
 		store_ca_free(ca);
 		return NULL;
@@ -1309,6 +1318,7 @@ store_ca_insert(struct store *st, struct store_ca *ca, char *err,
 	sqlite3_bind_int(s, 6, ca->eab_required);
 	sqlite3_bind_int(s, 7, ca->builtin);
 	sqlite3_bind_int64(s, 8, ca->created_at);
+	bind_text(s, 9, ca->acme_profile);
 	if ((rc = run_insert(st, s, "adding CA profile", err, errlen)) == 0)
 		ca->id = sqlite3_last_insert_rowid(st->db);
 	return rc;
@@ -1345,6 +1355,17 @@ store_ca_set_eab(struct store *st, int64_t id, const char *kid,
 	bind_text(s, 1, kid);
 	bind_blob(s, 2, kid ? sealed : NULL, sealed_len);
 	sqlite3_bind_int64(s, 3, id);
+	return run_changes(st, s, "updating CA profile", err, errlen);
+}
+
+int
+store_ca_set_acme_profile(struct store *st, int64_t id,
+    const char *acme_profile, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = stmt_get(st, STMT_CA_SET_ACME_PROFILE);
+
+	bind_text(s, 1, acme_profile);
+	sqlite3_bind_int64(s, 2, id);
 	return run_changes(st, s, "updating CA profile", err, errlen);
 }
 

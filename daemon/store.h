@@ -171,6 +171,7 @@ struct store_ca {
 	char		*eab_kid;		/* NULL: no EAB */
 	unsigned char	*eab_hmac_sealed;	/* ca_profiles:<id>:eab_hmac_key */
 	size_t		 eab_hmac_sealed_len;
+	char		*acme_profile;		/* NULL: CA's default */
 	int		 eab_required;
 	int		 builtin;
 	int64_t		 created_at;
@@ -190,6 +191,9 @@ int	 store_ca_get_id(struct store *st, int64_t id, struct store_ca **out,
 int	 store_ca_set_eab(struct store *st, int64_t id, const char *kid,
 	    const unsigned char *sealed, size_t sealed_len, char *err,
 	    size_t errlen);
+/* Sets (or with NULL clears) the ACME profile; 1: not found. */
+int	 store_ca_set_acme_profile(struct store *st, int64_t id,
+	    const char *acme_profile, char *err, size_t errlen);
 /* Deletes the profile and its accounts; 1: not found. */
 int	 store_ca_delete(struct store *st, int64_t id, char *err, size_t errlen);
 typedef int store_ca_fn(const struct store_ca *ca, void *arg);

@@ -52,6 +52,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_url(d->new_nonce, 0);
 			check_url(d->new_order, 0);
 			check_url(d->renewal_info, 1);
+			if (d->nprofiles > ACME_PROFILES_MAX ||
+			    (d->nprofiles > 0 && !d->has_profiles))
+				__builtin_trap();
+			for (size_t i = 0; i < d->nprofiles; i++)
+				if (!acme_profile_name_valid(d->profiles[i]) ||
+				    !acme_directory_offers(d, d->profiles[i]))
+					__builtin_trap();
 		}
 		acme_directory_free(d);
 		break;

@@ -3,7 +3,9 @@
  * event_base against a real CA (pebble): account lookup that must fail,
  * account, lookup, order, authorizations, challenges, polling with backoff,
  * finalize with a keystore CSR, chain download, key and name checks,
- * re-finalize and re-revoke errors, revoke, ARI.  The driver is itself a
+ * re-finalize and re-revoke errors, revoke, ARI, and an order for an ACME
+ * profile pebble (2.4, no profiles extension) does not offer, refused
+ * before it is sent.  The driver is itself a
  * state machine, as the lifecycle module will be: every step starts from
  * what the previous one returned, by URL.  Prints one "step key=value..."
  * line per step for the shell test, "FAIL ..." for each broken promise, and
@@ -46,6 +48,7 @@ enum drive_state {
 	D_ACCOUNT_BAD_EAB,	/* --eab: a wrong MAC key, refused by the CA */
 	D_ACCOUNT,
 	D_LOOKUP,
+	D_ORDER_PROFILE,	/* an ACME profile pebble does not offer */
 	D_ORDER,
 	D_AUTHZ_FETCH,		/* each authz: find its dns-01 challenge */
 	D_CHALLENGE,		/* each authz: answer it */
@@ -339,9 +342,21 @@ drive_step(struct drive *d)
 		    strcmp(r->account_url, d->kid) == 0, r->http_status);
 		if (strcmp(r->account_url, d->kid) != 0)
 			fail(d, "the lookup found another account");
+		d->state = D_ORDER_PROFILE;
+		started(d, acme_order_new(d->client, d->account_key, d->kid,
+		    d->names, d->nnames, "classic", drive_cb, d, err,
+		    sizeof(err)), err);
+		return;
+	case D_ORDER_PROFILE:
+		printf("order_profile ok=%d http=%ld err=%s\n", r->ok,
+		    r->http_status, r->err ? r->err : "");
+		if (r->ok || r->http_status != 0)
+			fail(d, "an order for a profile the CA does not offer "
+			    "was not refused locally");
 		d->state = D_ORDER;
 		started(d, acme_order_new(d->client, d->account_key, d->kid,
-		    d->names, d->nnames, drive_cb, d, err, sizeof(err)), err);
+		    d->names, d->nnames, NULL, drive_cb, d, err, sizeof(err)),
+		    err);
 		return;
 	case D_ORDER:
 		if (!r->ok) {

@@ -7,7 +7,8 @@
 # with nobody acting); a CNAME to the wrong target (stays pending, says what
 # it found); renewal by threshold on a moved clock (new key, old kept);
 # forced renewal; revocation; SIGKILL in the middle of an order (one order,
-# finished after the restart); the CA down (error, backoff, recovery).
+# finished after the restart); the CA down (error, backoff, recovery); an
+# ACME profile the CA does not offer (the job fails before any order).
 CF_NET=127.0.61
 . "${CF_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
 . "$S/tests/integration/lib_dns.sh"
@@ -260,6 +261,24 @@ while show "$DOWN"; [ "$(jf status)" != active ] && [ $i -lt 300 ]; do
 done
 expect_eq "down: recovered" "$(jf status)" active
 expect_eq "down: failures reset" "$(jf failures)" 0
+
+# --- 10. an ACME profile the CA does not offer (pebble 2.4 has no profiles) ------------
+# The job fails naming the profile and what the CA offers; no order is placed.
+run_cf ca add pebble-prof --directory "$PEBBLE_DIR" --trust "$PEBBLE_TRUST" \
+    --acme-profile shortlived
+expect_eq "profile: ca add" "$RC" 0
+run_cf --json cert create --domain prof.test --ca pebble-prof --agree-tos
+PROF=$(jf id)
+run_cf --json cert csr "$PROF"
+dns_add_cname _acme-challenge.prof.test "$(jf label).$ZONE"
+i=0
+while show "$PROF"; [ "$(jf status)" != error ] && [ $i -lt 300 ]; do
+	i=$((i + 1)); sleep 0.1
+done
+expect_eq "profile: error" "$(jf status)" error
+expect_eq "profile: says why" "$(jf last_error)" \
+    "ACME profile 'shortlived' is not offered: this CA offers no profiles"
+expect_eq "profile: no order placed" "$(printf '%s\n' "$OUT" | jq '.orders | length')" 0
 
 # --- the daemon stayed answering; nothing secret in its log ----------------------------
 for f in "$T"/*.key.pem; do

@@ -43,6 +43,8 @@ expect_eq "unknown account: problem" "$(field lookup_missing problem "$R")" \
 expect_eq "unknown account: status" "$(field lookup_missing http "$R")" 400
 expect_eq "account created" "$(line account "$R")" "account http=201 status=valid"
 expect_eq "lookup finds it" "$(line lookup "$R")" "lookup same_kid=1 http=200"
+expect_eq "unoffered ACME profile refused locally" "$(line order_profile "$R")" \
+    "order_profile ok=0 http=0 err=ACME profile 'classic' is not offered: this CA offers no profiles"
 expect_eq "order" "$(line order "$R")" \
     "order status=pending identifiers=2 authorizations=2"
 expect_eq "authorizations seen" "$(grep -c '^authz name=' "$R")" 2

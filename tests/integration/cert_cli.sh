@@ -80,6 +80,46 @@ refused "built-in directory" "built in" ca add letsencrypt \
     --directory https://elsewhere.test/dir
 refused "ca show unknown" "no CA profile 'nope'" ca show nope
 
+# ACME profiles: stored and shown; a bad name refused; a built-in takes one
+# like its EAB (and "" clears it).  Pebble 2.4 offers no profiles, so the
+# order side is left to the unit tests and acme_pebble.sh's local refusal.
+run_cf --json ca add profca --directory https://acme.test/dir --acme-profile tlsserver
+expect_eq "ca add --acme-profile" "$RC,$(jf .acme_profile)" "0,tlsserver"
+run_cf ca show profca
+expect_contains "ca show: ACME profile" "$OUT" "ACME Profile"
+expect_contains "ca show: its name" "$(echo "$OUT" | grep 'ACME Profile')" tlsserver
+run_cf --json ca show myca
+expect_eq "no ACME profile: nil" "$(jf .acme_profile)" null
+refused "ca add bad ACME profile" "ACME profile name" ca add p1 \
+    --directory https://acme.test/ --acme-profile 'short lived'
+refused "ca add long ACME profile" "ACME profile name" ca add p2 \
+    --directory https://acme.test/ --acme-profile "$(printf '%065d' 0)"
+refused "ca add quoted ACME profile" "ACME profile name" ca add p3 \
+    --directory https://acme.test/ --acme-profile 'a"b'
+run_cf --json ca show p1
+expect_eq "refused profile not stored" "$RC" 1
+run_cf --json ca add letsencrypt --acme-profile shortlived
+expect_eq "built-in takes an ACME profile" \
+    "$RC,$(jf .acme_profile),$(jf .builtin),$(jf .eab_configured),$(jf .directory)" \
+    "0,shortlived,true,false,https://acme-v02.api.letsencrypt.org/directory"
+run_cf --json ca list
+expect_eq "ca list shows it" \
+    "$(jf '.[] | select(.name == "letsencrypt") | .acme_profile')" shortlived
+refused "built-in: ACME profile and trust" "built in" ca add letsencrypt \
+    --acme-profile classic --trust "$P/root.pem"
+refused "built-in: bad ACME profile" "ACME profile name" ca add letsencrypt \
+    --acme-profile 'x y'
+run_cf --json ca add letsencrypt-staging --acme-profile classic \
+    --eab-kid kid-9 --eab-hmac-key "$EAB_KEY"
+expect_eq "built-in: EAB and ACME profile at once" \
+    "$RC,$(jf .acme_profile),$(jf .eab_kid)" "0,classic,kid-9"
+run_cf --json ca add letsencrypt --acme-profile ''
+expect_eq "built-in: ACME profile cleared" "$RC,$(jf .acme_profile)" "0,null"
+run_cf ca add --help
+expect_contains "ca add --help" "$OUT" "--acme-profile P"
+run_cf ca delete profca
+expect_eq "delete profca" "$RC" 0
+
 # EAB-only CAs are refused until their EAB is set.
 refused "zerossl without EAB" "External Account Binding" cert create \
     --domain z.example.com --ca zerossl --agree-tos
@@ -320,6 +360,8 @@ refused "deleted CA" "no CA profile" ca show myca
 run_cf --json events --limit 100
 expect_contains "events name the changes" "$(jf '[.[].kind] | unique | join(",")')" \
     "ca_added,ca_deleted,ca_eab_set,cert_created,cert_csr,cert_deleted,cert_imported,cert_updated"
+expect_contains "events name ACME profile changes" \
+    "$(jf '[.[].kind] | unique | join(",")')" "ca_acme_profile_set"
 # Stopping while a key is being made: the call is answered and the
 # certificate is either pending with its key or still a draft, never between.
 run_cf --json cert create --domain slow.example.com --ca letsencrypt --agree-tos \

@@ -644,6 +644,227 @@ test_directory(void **state)
 	free(s);
 }
 
+#define DIR_URLS "\"newNonce\":\"https://ca.test/nonce\"," \
+	"\"newAccount\":\"https://ca.test/acct\"," \
+	"\"newOrder\":\"https://ca.test/order\""
+
+static void
+test_directory_profiles(void **state)
+{
+	char err[512], *s;
+	struct acme_directory *d;
+	size_t off;
+
+	/* Let's Encrypt's three, in the CA's order. */
+	d = PARSE(acme_directory_parse, "{" DIR_URLS ",\"meta\":{\"profiles\":{"
+	    "\"classic\":\"The same profile you're accustomed to\","
+	    "\"shortlived\":\"https://letsencrypt.org/docs/profiles#shortlived\","
+	    "\"tlsserver\":\"https://letsencrypt.org/docs/profiles#tlsserver\""
+	    "}}}");
+	assert_non_null(d);
+	assert_true(d->has_profiles);
+	assert_int_equal(d->nprofiles, 3);
+	assert_false(d->profiles_truncated);
+	assert_string_equal(d->profiles[0], "classic");
+	assert_string_equal(d->profiles[2], "tlsserver");
+	assert_true(acme_directory_offers(d, "shortlived"));
+	assert_false(acme_directory_offers(d, "Shortlived"));
+	assert_false(acme_directory_offers(d, "short"));
+	assert_int_equal(acme_directory_check_profile(d, "tlsserver", err,
+	    sizeof(err)), 0);
+	assert_int_equal(acme_directory_check_profile(d, "modern", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "ACME profile 'modern' is not offered: this "
+	    "CA offers classic, shortlived, tlsserver");
+	acme_directory_free(d);
+
+	/* No profiles at all, or an empty map: nothing is offered. */
+	d = PARSE(acme_directory_parse, "{" DIR_URLS "}");
+	assert_non_null(d);
+	assert_false(d->has_profiles);
+	assert_false(acme_directory_offers(d, "classic"));
+	assert_int_equal(acme_directory_check_profile(d, "classic", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "ACME profile 'classic' is not offered: this "
+	    "CA offers no profiles");
+	acme_directory_free(d);
+	d = PARSE(acme_directory_parse, "{" DIR_URLS ",\"meta\":{\"profiles\":"
+	    "{}}}");
+	assert_non_null(d);
+	assert_true(d->has_profiles);
+	assert_int_equal(d->nprofiles, 0);
+	assert_false(acme_directory_offers(d, "classic"));
+	acme_directory_free(d);
+
+	/*
+	 * Hostile maps: a profiles member that is no object is ignored, bad
+	 * entries are skipped, and the directory itself still parses.
+	 */
+	const char *ignored[] = {
+		"[\"classic\"]", "\"classic\"", "null", "7", "true",
+	};
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+		char doc[512];
+
+		snprintf(doc, sizeof(doc), "{" DIR_URLS ",\"meta\":{"
+		    "\"profiles\":%s}}", ignored[i]);
+		d = PARSE(acme_directory_parse, doc);
+		assert_non_null(d);
+		assert_false(d->has_profiles);
+		assert_int_equal(d->nprofiles, 0);
+		acme_directory_free(d);
+	}
+	s = malloc(4096);
+	assert_non_null(s);
+	off = (size_t)snprintf(s, 4096, "{" DIR_URLS ",\"meta\":{\"profiles\":{"
+	    "\"\":\"empty\",\"has space\":\"x\",\"semi;colon\":\"x\","
+	    "\"quote'\":\"x\",\"nl\\n\":\"x\",\"tab\\t\":\"x\","
+	    "\"caf\\u00e9\":\"x\",\"");
+	memset(s + off, 'a', 65);
+	off += 65;
+	off += (size_t)snprintf(s + off, 4096 - off, "\":\"too long\","
+	    "\"object\":{\"a\":1},\"number\":3,\"null\":null,"
+	    "\"ok-1.2_3\":\"\",\"");
+	memset(s + off, 'b', 64);
+	off += 64;
+	snprintf(s + off, 4096 - off, "\":\"64 bytes\"}}}");
+	d = acme_directory_parse(s, strlen(s), err, sizeof(err));
+	assert_non_null(d);
+	assert_true(d->has_profiles);
+	assert_int_equal(d->nprofiles, 2);
+	assert_string_equal(d->profiles[0], "ok-1.2_3");
+	assert_int_equal(strlen(d->profiles[1]), 64);
+	assert_false(acme_directory_offers(d, "has space"));
+	assert_false(acme_directory_offers(d, "object"));
+	assert_false(acme_directory_offers(d, ""));
+	/* A bad name asked for is refused whatever the CA lists. */
+	assert_int_equal(acme_directory_check_profile(d, "a b", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "not 1 to 64"));
+	acme_directory_free(d);
+
+	/*
+	 * Refused by the JSON loader like anywhere in the document: a
+	 * duplicate member, a NUL in a member name.
+	 */
+	d = PARSE(acme_directory_parse, "{" DIR_URLS ",\"meta\":{\"profiles\":{"
+	    "\"a\":\"x\",\"a\":\"y\"}}}");
+	assert_null(d);
+	d = PARSE(acme_directory_parse, "{" DIR_URLS ",\"meta\":{\"profiles\":{"
+	    "\"nul\\u0000x\":\"x\"}}}");
+	assert_null(d);
+
+	/* At the limit: 32 kept; one more and the CA decides. */
+	for (int extra = 0; extra <= 1; extra++) {
+		off = (size_t)snprintf(s, 4096, "{" DIR_URLS ",\"meta\":{"
+		    "\"profiles\":{");
+		for (int i = 0; i < ACME_PROFILES_MAX + extra; i++)
+			off += (size_t)snprintf(s + off, 4096 - off,
+			    "%s\"p%d\":\"x\"", i ? "," : "", i);
+		snprintf(s + off, 4096 - off, "}}}");
+		d = acme_directory_parse(s, strlen(s), err, sizeof(err));
+		assert_non_null(d);
+		assert_int_equal(d->nprofiles, ACME_PROFILES_MAX);
+		assert_int_equal(d->profiles_truncated, extra);
+		assert_true(acme_directory_offers(d, "p31"));
+		assert_int_equal(acme_directory_offers(d, "p32"), extra);
+		assert_int_equal(acme_directory_offers(d, "nope"), extra);
+		/* The sentence naming all 32 fits and stays one sentence. */
+		if (!extra) {
+			assert_int_equal(acme_directory_check_profile(d, "nope",
+			    err, sizeof(err)), -1);
+			assert_non_null(strstr(err, "p0, p1, "));
+		}
+		acme_directory_free(d);
+	}
+	free(s);
+}
+
+/* Parses an order payload back: its identifiers' values and profile. */
+static void
+check_payload(const char *payload, const char *const *names, size_t n,
+    const char *profile)
+{
+	json_error_t jerr;
+	json_t *root, *ids, *v;
+
+	root = json_loads(payload, JSON_REJECT_DUPLICATES, &jerr);
+	assert_non_null(root);
+	assert_true(json_is_object(root));
+	assert_int_equal(json_object_size(root), profile ? 2 : 1);
+	ids = json_object_get(root, "identifiers");
+	assert_true(json_is_array(ids));
+	assert_int_equal(json_array_size(ids), n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *id = json_array_get(ids, i);
+
+		assert_int_equal(json_object_size(id), 2);
+		assert_string_equal(json_string_value(json_object_get(id,
+		    "type")), "dns");
+		assert_string_equal(json_string_value(json_object_get(id,
+		    "value")), names[i]);
+	}
+	v = json_object_get(root, "profile");
+	if (profile == NULL)
+		assert_null(v);
+	else
+		assert_string_equal(json_string_value(v), profile);
+	json_decref(root);
+}
+
+static void
+test_order_payload(void **state)
+{
+	const char *names[] = { "a.test", "*.b.test" };
+	const char *many[ACME_IDENTIFIERS_MAX + 1];
+	char err[256], *p, longname[ACME_PROFILE_NAME_MAX + 2];
+
+	p = acme_order_payload(names, 2, NULL, err, sizeof(err));
+	assert_non_null(p);
+	assert_string_equal(p, "{\"identifiers\":[{\"type\":\"dns\",\"value\":"
+	    "\"a.test\"},{\"type\":\"dns\",\"value\":\"*.b.test\"}]}");
+	check_payload(p, names, 2, NULL);
+	free(p);
+	p = acme_order_payload(names, 2, "shortlived", err, sizeof(err));
+	assert_non_null(p);
+	check_payload(p, names, 2, "shortlived");
+	free(p);
+	memset(longname, 'x', ACME_PROFILE_NAME_MAX);
+	longname[ACME_PROFILE_NAME_MAX] = '\0';
+	p = acme_order_payload(names, 1, longname, err, sizeof(err));
+	assert_non_null(p);
+	check_payload(p, names, 1, longname);
+	free(p);
+
+	/* Refused: bad profiles (nothing to inject), bad names, bad counts. */
+	const char *bad_profiles[] = { "", "short lived", "a\"b", "a\\b",
+	    "x\n", "caf\xc3\xa9", "a,b", "{}", NULL };
+	for (int i = 0; bad_profiles[i]; i++) {
+		err[0] = '\0';
+		assert_null(acme_order_payload(names, 2, bad_profiles[i], err,
+		    sizeof(err)));
+		assert_non_null(strstr(err, "ACME profile"));
+	}
+	longname[ACME_PROFILE_NAME_MAX] = 'x';
+	longname[ACME_PROFILE_NAME_MAX + 1] = '\0';
+	assert_null(acme_order_payload(names, 2, longname, err, sizeof(err)));
+	assert_null(acme_order_payload(names, 0, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "1 to 100"));
+	for (size_t i = 0; i <= ACME_IDENTIFIERS_MAX; i++)
+		many[i] = "a.test";
+	p = acme_order_payload(many, ACME_IDENTIFIERS_MAX, "classic", err,
+	    sizeof(err));
+	assert_non_null(p);
+	free(p);
+	assert_null(acme_order_payload(many, ACME_IDENTIFIERS_MAX + 1,
+	    "classic", err, sizeof(err)));
+	names[1] = "bad name";
+	assert_null(acme_order_payload(names, 2, "classic", err, sizeof(err)));
+	assert_non_null(strstr(err, "identifier 2"));
+	names[1] = "";
+	assert_null(acme_order_payload(names, 2, NULL, err, sizeof(err)));
+}
+
 static const char good_order[] = "{"
     "\"status\":\"pending\",\"expires\":\"2030-01-01T00:00:00Z\","
     "\"identifiers\":[{\"type\":\"dns\",\"value\":\"a.test\"},"
@@ -998,9 +1219,12 @@ test_client_unreachable(void **state)
 	assert_non_null(c);
 	/* Bad arguments fail at once, with no callback. */
 	assert_null(acme_order_new(c, ec256, "https://ca.test/acct/1", names, 0,
+	    NULL, never_cb, NULL, err, sizeof(err)));
+	assert_null(acme_order_new(c, ec256, "not-a-url", names, 1, NULL,
 	    never_cb, NULL, err, sizeof(err)));
-	assert_null(acme_order_new(c, ec256, "not-a-url", names, 1, never_cb,
-	    NULL, err, sizeof(err)));
+	assert_null(acme_order_new(c, ec256, "https://ca.test/acct/1", names, 1,
+	    "short lived", never_cb, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "ACME profile"));
 	assert_null(acme_revoke(c, ec256, "https://ca.test/acct/1",
 	    (unsigned char *)"x", 1, 7, never_cb, NULL, err, sizeof(err)));
 
@@ -1008,7 +1232,7 @@ test_client_unreachable(void **state)
 	op = acme_account_new(c, ec256, NULL, 0, 1, NULL, 0, loop_cb, &ctx,
 	    err, sizeof(err));
 	gone = acme_order_new(c, ec256, "https://ca.test/acct/1", names, 1,
-	    never_cb, NULL, err, sizeof(err));
+	    "shortlived", never_cb, NULL, err, sizeof(err));
 	ctx.inside_start = 0;
 	assert_non_null(op);
 	assert_non_null(gone);
@@ -1086,6 +1310,8 @@ main(void)
 		cmocka_unit_test(test_time_parse),
 		cmocka_unit_test(test_ari_cert_id),
 		cmocka_unit_test(test_directory),
+		cmocka_unit_test(test_directory_profiles),
+		cmocka_unit_test(test_order_payload),
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_authz_challenge),
 		cmocka_unit_test(test_problem_account_ari),

@@ -173,6 +173,21 @@ test_ca_settings(void **state)
 	NO(cert_check_email, "ops@@example.com");
 	NO(cert_check_email, "ops@localhost");
 	NO(cert_check_email, "<ops@example.com>");
+	OK(cert_check_acme_profile, "shortlived");
+	OK(cert_check_acme_profile, "Tls.Server_2-x");
+	OK(cert_check_acme_profile, "");		/* none */
+	OK(cert_check_acme_profile, "0123456789012345678901234567890123456789"
+	    "012345678901234567890123");		/* 64 */
+	NO(cert_check_acme_profile, "0123456789012345678901234567890123456789"
+	    "0123456789012345678901234");		/* 65 */
+	NO(cert_check_acme_profile, "short lived");
+	NO(cert_check_acme_profile, "short\"lived");
+	NO(cert_check_acme_profile, "caf\xc3\xa9");
+	NO(cert_check_acme_profile, "a/b");
+	assert_non_null(strstr(err, "ACME profile name"));
+	/* A NUL inside the given length. */
+	assert_int_equal(cert_check_acme_profile("ab\0c", 4, err, sizeof(err)),
+	    -1);
 }
 
 static void

@@ -365,6 +365,28 @@ test_cert_tables(void **state)
 	assert_string_equal(gca->eab_kid, "kid");
 	assert_int_equal(gca->eab_hmac_sealed_len, 4);
 	assert_memory_equal(gca->eab_hmac_sealed, blob, 4);
+	assert_null(gca->acme_profile);
+	store_ca_free(gca);
+	/* The ACME profile (007): inserted, set, cleared, absent on built-ins. */
+	assert_int_equal(store_ca_get(st, "letsencrypt", &gca, err,
+	    sizeof(err)), 0);
+	assert_null(gca->acme_profile);
+	store_ca_free(gca);
+	assert_int_equal(store_ca_insert(st, &(struct store_ca){ .name = "p",
+	    .directory_url = "https://p.test/d", .acme_profile = "tlsserver",
+	    .created_at = 1 }, err, sizeof(err)), 0);
+	assert_int_equal(store_ca_get(st, "p", &gca, err, sizeof(err)), 0);
+	assert_string_equal(gca->acme_profile, "tlsserver");
+	assert_int_equal(store_ca_set_acme_profile(st, gca->id, "shortlived",
+	    err, sizeof(err)), 0);
+	store_ca_free(gca);
+	assert_int_equal(store_ca_get(st, "p", &gca, err, sizeof(err)), 0);
+	assert_string_equal(gca->acme_profile, "shortlived");
+	assert_int_equal(store_ca_set_acme_profile(st, gca->id, NULL, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_ca_delete(st, gca->id, err, sizeof(err)), 0);
+	assert_int_equal(store_ca_set_acme_profile(st, gca->id, NULL, err,
+	    sizeof(err)), 1);
 	store_ca_free(gca);
 
 	/* One account per profile and email. */
