@@ -10,6 +10,7 @@
 #include "certfleet/wire.h"
 #include "api.h"
 #include "clock.h"
+#include "x509.h"
 #include "daemon.h"
 
 const struct rpc_method api_methods[] = {
@@ -288,6 +289,46 @@ void
 api_fail(struct rpc_call *call, const struct cf_err *e)
 {
 	rpc_call_error(call, e->code ? e->code : WIRE_INTERNAL, "%s", e->msg);
+}
+
+void
+api_pack_strs(msgpack_packer *pk, const char *key, char *const *v, size_t n)
+{
+	wire_pack_key(pk, key);
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++)
+		wire_pack_str(pk, v[i]);
+}
+
+void
+api_pack_facts(msgpack_packer *pk, const struct x509_facts *f, int64_t now)
+{
+	char buf[40];
+
+	wire_pack_kv_str(pk, "common_name", f ? f->common_name : NULL);
+	wire_pack_kv_str(pk, "valid_from",
+	    f ? clock_rfc3339(f->valid_from, buf, sizeof(buf)) : NULL);
+	wire_pack_kv_str(pk, "valid_until",
+	    f ? clock_rfc3339(f->valid_until, buf, sizeof(buf)) : NULL);
+	wire_pack_key(pk, "days_remaining");
+	if (f)
+		msgpack_pack_int64(pk, x509_days_remaining(f->valid_until, now));
+	else
+		msgpack_pack_nil(pk);
+	wire_pack_kv_str(pk, "issued_by", f ? f->issued_by : NULL);
+	wire_pack_kv_str(pk, "issuer", f ? f->issuer : NULL);
+	wire_pack_kv_str(pk, "subject", f ? f->subject : NULL);
+	wire_pack_kv_str(pk, "organization", f ? f->organization : NULL);
+	wire_pack_kv_str(pk, "organizational_unit",
+	    f ? f->organizational_unit : NULL);
+	wire_pack_kv_str(pk, "location", f ? f->location : NULL);
+	wire_pack_kv_str(pk, "serial_number", f ? f->serial_number : NULL);
+	wire_pack_kv_str(pk, "signature_algorithm",
+	    f ? f->signature_algorithm : NULL);
+	wire_pack_kv_str(pk, "public_key", f ? f->public_key : NULL);
+	api_pack_strs(pk, "subject_alt_names", f ? f->sans : NULL, f ? f->nsans : 0);
+	wire_pack_kv_str(pk, "fingerprint_sha256",
+	    f ? f->fingerprint_sha256 : NULL);
 }
 
 void

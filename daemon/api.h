@@ -52,6 +52,16 @@ void	 api_fail(struct rpc_call *call, const struct cf_err *e);
 void	 api_reply_array(struct rpc_call *call, msgpack_sbuffer *sb, size_t n);
 
 void	 api_pack_time(msgpack_packer *pk, const char *key, int64_t t);
+void	 api_pack_strs(msgpack_packer *pk, const char *key, char *const *v,
+	    size_t n);
+/*
+ * A certificate's facts as API_FACT_KEYS map entries, under the same names
+ * for tracked and managed certificates; nil values when f is NULL.
+ */
+#define API_FACT_KEYS	15
+struct x509_facts;
+void	 api_pack_facts(msgpack_packer *pk, const struct x509_facts *f,
+	    int64_t now);
 void	 api_pack_item(msgpack_packer *pk, const struct store_item *item,
 	    int64_t now);
 

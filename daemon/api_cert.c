@@ -30,15 +30,6 @@ static const char *const statuses[] = {
 };
 
 static void
-pack_strs(msgpack_packer *pk, const char *key, char *const *v, size_t n)
-{
-	wire_pack_key(pk, key);
-	msgpack_pack_array(pk, n);
-	for (size_t i = 0; i < n; i++)
-		wire_pack_str(pk, v[i]);
-}
-
-static void
 pack_cnames(msgpack_packer *pk, const struct store_cert *c, const char *zone)
 {
 	struct cert_cname *v;
@@ -59,36 +50,6 @@ pack_cnames(msgpack_packer *pk, const struct store_cert *c, const char *zone)
 	free(v);
 }
 
-static void
-pack_facts(msgpack_packer *pk, const struct x509_facts *f, int64_t now)
-{
-	char buf[40];
-
-	wire_pack_kv_str(pk, "common_name", f ? f->common_name : NULL);
-	wire_pack_kv_str(pk, "valid_from",
-	    f ? clock_rfc3339(f->valid_from, buf, sizeof(buf)) : NULL);
-	wire_pack_kv_str(pk, "valid_until",
-	    f ? clock_rfc3339(f->valid_until, buf, sizeof(buf)) : NULL);
-	wire_pack_key(pk, "days_remaining");
-	if (f)
-		msgpack_pack_int64(pk, x509_days_remaining(f->valid_until, now));
-	else
-		msgpack_pack_nil(pk);
-	wire_pack_kv_str(pk, "issued_by", f ? f->issued_by : NULL);
-	wire_pack_kv_str(pk, "issuer", f ? f->issuer : NULL);
-	wire_pack_kv_str(pk, "subject", f ? f->subject : NULL);
-	wire_pack_kv_str(pk, "organization", f ? f->organization : NULL);
-	wire_pack_kv_str(pk, "organizational_unit",
-	    f ? f->organizational_unit : NULL);
-	wire_pack_kv_str(pk, "location", f ? f->location : NULL);
-	wire_pack_kv_str(pk, "serial_number", f ? f->serial_number : NULL);
-	wire_pack_kv_str(pk, "signature_algorithm",
-	    f ? f->signature_algorithm : NULL);
-	wire_pack_kv_str(pk, "public_key", f ? f->public_key : NULL);
-	pack_strs(pk, "subject_alt_names", f ? f->sans : NULL, f ? f->nsans : 0);
-	wire_pack_kv_str(pk, "fingerprint_sha256",
-	    f ? f->fingerprint_sha256 : NULL);
-}
 
 /* The brief object (Cert.List); full adds the PEMs, orders and versions
  * after its CERT_KEYS_BRIEF keys, so the map is opened by the caller. */
@@ -98,7 +59,7 @@ pack_cert_brief(msgpack_packer *pk, const struct store_cert *c,
 {
 	wire_pack_kv_int(pk, "id", c->id);
 	wire_pack_kv_str(pk, "domain", c->domain);
-	pack_strs(pk, "aliases", c->aliases, c->naliases);
+	api_pack_strs(pk, "aliases", c->aliases, c->naliases);
 	wire_pack_kv_str(pk, "ca", c->ca_name);
 	wire_pack_kv_str(pk, "email", c->email);
 	wire_pack_kv_bool(pk, "tos_agreed", c->tos_agreed_at != 0);
@@ -117,7 +78,7 @@ pack_cert_brief(msgpack_packer *pk, const struct store_cert *c,
 	api_pack_time(pk, "created_at", c->created_at);
 	api_pack_time(pk, "updated_at", c->updated_at);
 	pack_cnames(pk, c, zone);
-	pack_facts(pk, c->facts, now);
+	api_pack_facts(pk, c->facts, now);
 }
 
 struct sub_list {

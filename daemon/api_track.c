@@ -70,7 +70,6 @@ void
 api_pack_item(msgpack_packer *pk, const struct store_item *item, int64_t now)
 {
 	const struct x509_facts *f = item->facts;
-	char buf[40];
 
 	msgpack_pack_map(pk, ITEM_KEYS);
 	wire_pack_kv_int(pk, "id", item->id);
@@ -78,33 +77,7 @@ api_pack_item(msgpack_packer *pk, const struct store_item *item, int64_t now)
 	wire_pack_kv_bool(pk, "active", item->active);
 	wire_pack_kv_str(pk, "status", track_status(item, now));
 	wire_pack_kv_str(pk, "error", item->check_error);
-	wire_pack_kv_str(pk, "common_name", f ? f->common_name : NULL);
-	wire_pack_kv_str(pk, "valid_from",
-	    f ? clock_rfc3339(f->valid_from, buf, sizeof(buf)) : NULL);
-	wire_pack_kv_str(pk, "valid_until",
-	    f ? clock_rfc3339(f->valid_until, buf, sizeof(buf)) : NULL);
-	wire_pack_key(pk, "days_remaining");
-	if (f)
-		msgpack_pack_int64(pk, x509_days_remaining(f->valid_until, now));
-	else
-		msgpack_pack_nil(pk);
-	wire_pack_kv_str(pk, "issued_by", f ? f->issued_by : NULL);
-	wire_pack_kv_str(pk, "issuer", f ? f->issuer : NULL);
-	wire_pack_kv_str(pk, "subject", f ? f->subject : NULL);
-	wire_pack_kv_str(pk, "organization", f ? f->organization : NULL);
-	wire_pack_kv_str(pk, "organizational_unit",
-	    f ? f->organizational_unit : NULL);
-	wire_pack_kv_str(pk, "location", f ? f->location : NULL);
-	wire_pack_kv_str(pk, "serial_number", f ? f->serial_number : NULL);
-	wire_pack_kv_str(pk, "signature_algorithm",
-	    f ? f->signature_algorithm : NULL);
-	wire_pack_kv_str(pk, "public_key", f ? f->public_key : NULL);
-	wire_pack_key(pk, "subject_alt_names");
-	msgpack_pack_array(pk, f ? f->nsans : 0);
-	for (size_t i = 0; f && i < f->nsans; i++)
-		wire_pack_str(pk, f->sans[i]);
-	wire_pack_kv_str(pk, "fingerprint_sha256",
-	    f ? f->fingerprint_sha256 : NULL);
+	api_pack_facts(pk, f, now);
 	api_pack_time(pk, "created_at", item->created_at);
 	api_pack_time(pk, "last_checked_at", item->last_checked_at);
 	api_pack_time(pk, "next_check_at", item->next_check_at);
