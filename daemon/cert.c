@@ -1519,7 +1519,18 @@ import_renewal(struct daemon *d, struct store_cert *c,
 		return cf_err_set(e, WIRE_INVALID_ARGUMENT, "agree_tos must be "
 		    "true to renew through CA profile '%s'", p->ca);
 	c->tos_agreed_at = clock_now();
-	return resolve_ca(d, p->ca, c, e);
+	if (resolve_ca(d, p->ca, c, e) == -1)
+		return -1;
+	/* Renewed like an issued certificate: it needs its own label for the
+	 * _acme-challenge CNAMEs, shown from now on. */
+	if (c->label == NULL) {
+		char label[CERT_LABEL_LEN + 1];
+
+		random_label(label, sizeof(label));
+		if (set_str(&c->label, label, e) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 struct store_cert *
@@ -1552,6 +1563,10 @@ cert_import(struct daemon *d, const struct cert_import_params *p,
 	    import_chain(p->chain, p->chain_len, &c->chain_pem, e) == -1 ||
 	    import_renewal(d, c, p, e) == -1)
 		goto fail;
+	/* The engine renews it at its time, or (without a CA) marks it
+	 * expired one second past notAfter. */
+	c->next_attempt_at = c->ca_id != 0 ? c->next_renewal_at :
+	    c->facts->valid_until + 1;
 	/* Our own encoding of the key is sealed, never the pasted text. */
 	if (keystore_key_to_pem(key, &pem, &plen, err, sizeof(err)) == -1) {
 		cf_err_set(e, WIRE_INTERNAL, "encoding the key: %s", err);

@@ -201,7 +201,9 @@ stop_daemon
 expect_eq "daemon stopped cleanly" "$?" 0
 
 # --- with a tech zone (it must listen somewhere: any free loopback port) ------
-TZ_FLAGS="--techzone-name acme.test --techzone-listen 127.0.0.1:0"
+# Pending certificates get their CNAMEs looked up: only ever on loopback
+# (port 1 is closed, so each look-up fails at once).
+TZ_FLAGS="--techzone-name acme.test --techzone-listen 127.0.0.1:0 --dns-resolver 127.0.0.1:1"
 # shellcheck disable=SC2086
 start_daemon $TZ_FLAGS
 run_cf cert csr "$ID"
@@ -314,6 +316,9 @@ refused "import for renewal by google without EAB" "External Account Binding" \
 run_cf --json cert import --cert "$P/old.pem" --key "$P/old.key" --ca myca --agree-tos
 expect_eq "import expired" "$RC,$(jf .status),$(jf .ca)" "0,expired,myca"
 OID=$(jf .id)
+# Renewed through its CA later, it has its own label and CNAME to make.
+expect_eq "import for renewal: a CNAME instruction" \
+    "$(printf '%s\n' "$OUT" | jq -r '.cname_instructions | length')" 1
 expect_eq "expired days remaining" "$([ "$(jf .days_remaining)" -lt 0 ] && echo neg)" neg
 
 # PEM files.
