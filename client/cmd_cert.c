@@ -934,18 +934,12 @@ cmd_cert_wait(struct cli *cli, int argc, char **argv)
 		if (rc != EXIT_OK)
 			return rc;
 		wait_read(&r, status, sizeof(status), error, sizeof(error));
-		/* An order under way for a certificate already active (a
-		 * renewal) shows in its newest order, which must end first. */
-		const msgpack_object *orders = wire_map_get(&r.result, "orders");
-		int running = 0;
-		if (orders && orders->type == MSGPACK_OBJECT_ARRAY &&
-		    orders->via.array.size > 0) {
-			const msgpack_object *st = wire_map_get(
-			    &orders->via.array.ptr[0], "status");
-			running = st && st->type == MSGPACK_OBJECT_STR &&
-			    st->via.str.size == 7 &&
-			    memcmp(st->via.str.ptr, "running", 7) == 0;
-		}
+		/* A renewal under way keeps the old certificate active: the
+		 * wait is over only once the engine is done with it. */
+		const msgpack_object *busy = wire_map_get(&r.result,
+		    "in_progress");
+		int running = busy && busy->type == MSGPACK_OBJECT_BOOLEAN &&
+		    busy->via.boolean;
 		if (strcmp(status, want) == 0 && !running) {
 			rc = cli->json ? finish_cert(cli, &r) :
 			    (cf_reply_free(&r), EXIT_OK);

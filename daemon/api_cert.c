@@ -22,7 +22,7 @@
 #define CERT_LIST_PAGE_MAX	10000
 #define CERT_LIST_PAGE_DEFAULT	1000
 #define CERT_ORDERS_SHOWN	50
-#define CERT_KEYS_BRIEF		36
+#define CERT_KEYS_BRIEF		37
 #define CERT_KEYS_FULL		(CERT_KEYS_BRIEF + 5)
 
 static const char *const statuses[] = {
@@ -55,7 +55,7 @@ pack_cnames(msgpack_packer *pk, const struct store_cert *c, const char *zone)
  * after its CERT_KEYS_BRIEF keys, so the map is opened by the caller. */
 static void
 pack_cert_brief(msgpack_packer *pk, const struct store_cert *c,
-    const char *zone, int64_t now)
+    const char *zone, int64_t now, int busy)
 {
 	wire_pack_kv_int(pk, "id", c->id);
 	wire_pack_kv_str(pk, "domain", c->domain);
@@ -73,6 +73,7 @@ pack_cert_brief(msgpack_packer *pk, const struct store_cert *c,
 	wire_pack_kv_str(pk, "last_error", c->last_error);
 	wire_pack_kv_str(pk, "problem_type", c->problem_type);
 	wire_pack_kv_int(pk, "failures", c->failures);
+	wire_pack_kv_bool(pk, "in_progress", busy);
 	api_pack_time(pk, "next_attempt_at", c->next_attempt_at);
 	api_pack_time(pk, "next_renewal_at", c->next_renewal_at);
 	api_pack_time(pk, "created_at", c->created_at);
@@ -151,7 +152,8 @@ reply_cert(struct rpc_call *call, struct store_cert *c)
 	}
 	pk = rpc_call_result(call);
 	msgpack_pack_map(pk, CERT_KEYS_FULL);
-	pack_cert_brief(pk, c, d->cfg->techzone_name, clock_now());
+	pack_cert_brief(pk, c, d->cfg->techzone_name, clock_now(),
+	    issuer_busy(d->issuer, c->id));
 	wire_pack_kv_str(pk, "csr", c->csr_pem);
 	wire_pack_kv_str(pk, "certificate", c->facts ? c->facts->pem : NULL);
 	wire_pack_kv_str(pk, "chain", c->chain_pem);
@@ -345,6 +347,7 @@ struct list_ctx {
 	int64_t		 now;
 	const char	*status;
 	const char	*zone;
+	const struct issuer *issuer;
 };
 
 static int
@@ -356,7 +359,8 @@ list_one(const struct store_cert *c, void *arg)
 	if (l->status != NULL && strcmp(cert_status(c, l->now), l->status) != 0)
 		return 0;
 	msgpack_pack_map(&l->pk, CERT_KEYS_BRIEF);
-	pack_cert_brief(&l->pk, c, l->zone, l->now);
+	pack_cert_brief(&l->pk, c, l->zone, l->now,
+	    issuer_busy(l->issuer, c->id));
 	return ++l->n >= (size_t)l->limit;
 }
 
@@ -388,6 +392,7 @@ api_cert_list(struct rpc_call *call, const msgpack_object *params)
 	}
 	l.status = status;
 	l.zone = d->cfg->techzone_name;
+	l.issuer = d->issuer;
 	msgpack_sbuffer_init(&l.sb);
 	msgpack_packer_init(&l.pk, &l.sb, msgpack_sbuffer_write);
 	if (store_certs_each(d->store, NULL, after, 0, list_one, &l, err,

@@ -1686,6 +1686,12 @@ issuer_kick(struct issuer *is)
 		event_active(is->tick, EV_TIMEOUT, 0);
 }
 
+int
+issuer_busy(const struct issuer *is, int64_t cert_id)
+{
+	return is != NULL && job_find((struct issuer *)is, cert_id) != NULL;
+}
+
 void
 issuer_forget(struct issuer *is, int64_t cert_id)
 {

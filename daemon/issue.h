@@ -32,6 +32,8 @@ struct issuer	*issuer_new(struct daemon *d, char *err, size_t errlen);
 void		 issuer_free(struct issuer *is);
 /* Looks for due work now rather than at the next tick. */
 void		 issuer_kick(struct issuer *is);
+/* 1 while a job works on the certificate (CNAME check, order, renewal). */
+int		 issuer_busy(const struct issuer *is, int64_t cert_id);
 /* Stops the job of a certificate about to be deleted; its TXT values go. */
 void		 issuer_forget(struct issuer *is, int64_t cert_id);
 

@@ -184,11 +184,15 @@ show "$W"
 SERIAL2=$(jf serial_number)
 run_cf cert renew "$W"
 expect_eq "forced: renew exit" "$RC" 0
+show "$W"
+expect_eq "forced: in progress while the renewal runs" "$(jf in_progress)" true
+expect_eq "forced: the old certificate still active meanwhile" "$(jf status)" active
 run_cf cert renew "$W"
 expect_eq "forced: a second renew while one runs is refused" "$RC" 1
 run_cf cert wait "$W" --timeout 60
 expect_eq "forced: wait" "$RC" 0
 show "$W"
+expect_eq "forced: no longer in progress" "$(printf '%s\n' "$OUT" | jq .in_progress)" false
 if [ "$(jf serial_number)" != "$SERIAL2" ]; then pass; else fail "forced: same serial"; fi
 expect_eq "forced: a third valid order (issue, threshold, forced)" \
     "$(printf '%s\n' "$OUT" | jq '[.orders[] | select(.status == "valid")] | length')" 3
