@@ -63,6 +63,15 @@ int	 cli_usage_error(struct cli *cli, const char *fmt, ...)
 /* Prints "certfleet: <message>"; returns code. */
 int	 cli_fail(int code, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* params = {id: id}; the caller destroys sb. */
+void	 cli_pack_id(msgpack_sbuffer *sb, int64_t id);
+/*
+ * Prints one object result: JSON with --json, else through print (the
+ * human view); frees the reply.  EXIT_OK, or EXIT_REFUSED when the JSON
+ * could not be written.
+ */
+int	 cli_finish_object(struct cli *cli, struct cf_reply *r,
+	    void (*print)(const msgpack_object *));
 /* Parses a positive item id. */
 int	 cli_parse_id(const char *s, int64_t *id);
 int	 cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);

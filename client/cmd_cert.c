@@ -229,28 +229,11 @@ print_cert(const msgpack_object *cert)
 static int
 finish_cert(struct cli *cli, struct cf_reply *r)
 {
-	int rc = EXIT_OK;
-
-	if (cli->json)
-		rc = out_json(&r->result) == 0 ? EXIT_OK : EXIT_REFUSED;
-	else
-		print_cert(&r->result);
-	cf_reply_free(r);
-	return rc;
+	return cli_finish_object(cli, r, print_cert);
 }
 
 /* --- calls ------------------------------------------------------------- */
 
-static void
-pack_id_params(msgpack_sbuffer *sb, int64_t id)
-{
-	msgpack_packer pk;
-
-	msgpack_sbuffer_init(sb);
-	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 1);
-	wire_pack_kv_int(&pk, "id", id);
-}
 
 static int
 id_call(struct cli *cli, int argc, char **argv, const char *method,
@@ -264,7 +247,7 @@ id_call(struct cli *cli, int argc, char **argv, const char *method,
 		return cli_usage_error(cli, "expected one certificate ID");
 	if (cli_parse_id(argv[1], &id) == -1)
 		return cli_usage_error(cli, "'%s' is not a certificate ID", argv[1]);
-	pack_id_params(&sb, id);
+	cli_pack_id(&sb, id);
 	rc = cli_call(cli, method, &sb, NULL, NULL, r);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
@@ -635,7 +618,7 @@ pem_to_dir(struct cli *cli, int64_t id, const char *dir, struct cf_reply *pem)
 	int rc;
 
 	/* The key first: an operator is refused before anything is written. */
-	pack_id_params(&sb, id);
+	cli_pack_id(&sb, id);
 	rc = cli_call(cli, M_CERT_KEY, &sb, NULL, NULL, &kr);
 	msgpack_sbuffer_destroy(&sb);
 	if (rc != EXIT_OK)
@@ -682,7 +665,7 @@ cmd_cert_pem(struct cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 != argc || cli_parse_id(argv[optind], &id) == -1)
 		return cli_usage_error(cli, "expected one certificate ID");
-	pack_id_params(&sb, id);
+	cli_pack_id(&sb, id);
 	rc = cli_call(cli, M_CERT_PEM, &sb, NULL, NULL, &r);
 	msgpack_sbuffer_destroy(&sb);
 	if (rc != EXIT_OK)
@@ -928,7 +911,7 @@ cmd_cert_wait(struct cli *cli, int argc, char **argv)
 		msgpack_sbuffer sb;
 		char show[64];
 
-		pack_id_params(&sb, id);
+		cli_pack_id(&sb, id);
 		rc = cli_call(cli, M_CERT_SHOW, &sb, NULL, NULL, &r);
 		msgpack_sbuffer_destroy(&sb);
 		if (rc != EXIT_OK)

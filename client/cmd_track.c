@@ -147,30 +147,12 @@ print_item(const msgpack_object *item)
 		    " | ", buf, sizeof(buf)), 26);
 }
 
-/* Prints an item result (JSON or the human view) and frees the reply. */
 static int
 finish_item(struct cli *cli, struct cf_reply *r)
 {
-	int rc = EXIT_OK;
-
-	if (cli->json)
-		rc = out_json(&r->result) == 0 ? EXIT_OK : EXIT_REFUSED;
-	else
-		print_item(&r->result);
-	cf_reply_free(r);
-	return rc;
+	return cli_finish_object(cli, r, print_item);
 }
 
-static void
-pack_id_params(msgpack_sbuffer *sb, int64_t id)
-{
-	msgpack_packer pk;
-
-	msgpack_sbuffer_init(sb);
-	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 1);
-	wire_pack_kv_int(&pk, "id", id);
-}
 
 static int
 add_host(struct cli *cli, const char *host, const char *sni)
@@ -252,7 +234,7 @@ id_command(struct cli *cli, int argc, char **argv, const char *method)
 		return cli_usage_error(cli, "expected one item ID");
 	if (cli_parse_id(argv[1], &id) == -1)
 		return cli_usage_error(cli, "'%s' is not an item ID", argv[1]);
-	pack_id_params(&sb, id);
+	cli_pack_id(&sb, id);
 	rc = cli_call(cli, method, &sb, NULL, NULL, &r);
 	msgpack_sbuffer_destroy(&sb);
 	if (rc != EXIT_OK)
@@ -491,7 +473,7 @@ cmd_track_check(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "expected one item ID or --all");
 	if (cli_parse_id(argv[1], &id) == -1)
 		return cli_usage_error(cli, "'%s' is not an item ID", argv[1]);
-	pack_id_params(&sb, id);
+	cli_pack_id(&sb, id);
 	rc = cli_call(cli, M_TRACK_CHECK, &sb, NULL, NULL, &r);
 	msgpack_sbuffer_destroy(&sb);
 	if (rc != EXIT_OK)
@@ -521,7 +503,7 @@ cmd_track_history(struct cli *cli, int argc, char **argv)
 
 	if (argc != 2 || cli_parse_id(argv[1], &id) == -1)
 		return cli_usage_error(cli, "expected one item ID");
-	pack_id_params(&sb, id);
+	cli_pack_id(&sb, id);
 	rc = cli_call_list(cli, M_TRACK_HISTORY, &sb, 4, headers, keys);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;

@@ -124,6 +124,31 @@ cli_parse_id(const char *s, int64_t *id)
 	return cli_parse_int(s, 1, INT64_MAX, id);
 }
 
+void
+cli_pack_id(msgpack_sbuffer *sb, int64_t id)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	wire_pack_kv_int(&pk, "id", id);
+}
+
+int
+cli_finish_object(struct cli *cli, struct cf_reply *r,
+    void (*print)(const msgpack_object *))
+{
+	int rc = EXIT_OK;
+
+	if (cli->json)
+		rc = out_json(&r->result) == 0 ? EXIT_OK : EXIT_REFUSED;
+	else
+		print(&r->result);
+	cf_reply_free(r);
+	return rc;
+}
+
 int
 cli_call(struct cli *cli, const char *method, const msgpack_sbuffer *params,
     cf_stream_fn *stream, void *arg, struct cf_reply *reply)

@@ -331,6 +331,27 @@ api_pack_facts(msgpack_packer *pk, const struct x509_facts *f, int64_t now)
 	    f ? f->fingerprint_sha256 : NULL);
 }
 
+int
+api_param_id(struct rpc_call *call, const msgpack_object *params, int64_t *id)
+{
+	static const char *const names[] = { "id", NULL };
+
+	if (api_params_only(call, params, names) == -1)
+		return -1;
+	return api_param_int(call, params, "id", 1, 1, INT64_MAX, id);
+}
+
+void
+api_reply_deleted(struct rpc_call *call, int64_t id)
+{
+	msgpack_packer *pk = rpc_call_result(call);
+
+	msgpack_pack_map(pk, 2);
+	wire_pack_kv_int(pk, "id", id);
+	wire_pack_kv_bool(pk, "deleted", 1);
+	rpc_call_reply(call);
+}
+
 void
 api_pack_time(msgpack_packer *pk, const char *key, int64_t t)
 {

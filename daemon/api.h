@@ -42,6 +42,10 @@ int	 api_param_texts(struct rpc_call *call, const msgpack_object *params,
 	    size_t *n);
 void	 api_texts_free(char **v, size_t n);
 
+/* Reads the required "id" parameter and nothing else. */
+int	 api_param_id(struct rpc_call *call, const msgpack_object *params,
+	    int64_t *id);
+
 /* Answers the call with e's code and message. */
 void	 api_fail(struct rpc_call *call, const struct cf_err *e);
 
@@ -52,6 +56,8 @@ void	 api_fail(struct rpc_call *call, const struct cf_err *e);
 void	 api_reply_array(struct rpc_call *call, msgpack_sbuffer *sb, size_t n);
 
 void	 api_pack_time(msgpack_packer *pk, const char *key, int64_t t);
+/* Answers {id, deleted: true}. */
+void	 api_reply_deleted(struct rpc_call *call, int64_t id);
 void	 api_pack_strs(msgpack_packer *pk, const char *key, char *const *v,
 	    size_t n);
 /*

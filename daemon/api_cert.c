@@ -169,17 +169,6 @@ reply_cert(struct rpc_call *call, struct store_cert *c)
 	rpc_call_reply(call);
 }
 
-/* Reads the required "id" and nothing else; -1 after answering. */
-static int
-param_id(struct rpc_call *call, const msgpack_object *params, int64_t *id)
-{
-	static const char *const names[] = { "id", NULL };
-
-	if (api_params_only(call, params, names) == -1)
-		return -1;
-	return api_param_int(call, params, "id", 1, 1, INT64_MAX, id);
-}
-
 /* Cert.Create and Cert.Update share their parameters. */
 struct cert_in {
 	struct cert_params	 p;
@@ -296,7 +285,7 @@ api_cert_csr(struct rpc_call *call, const msgpack_object *params)
 	struct cf_err e = { 0 };
 	int64_t id;
 
-	if (param_id(call, params, &id) == -1)
+	if (api_param_id(call, params, &id) == -1)
 		return;
 	/* Answered from csr_done once the key pool has made the key. */
 	if (cert_csr(d, id, csr_done, call, &e) == -1)
@@ -311,7 +300,7 @@ api_cert_show(struct rpc_call *call, const msgpack_object *params)
 	struct cf_err e = { 0 };
 	int64_t id;
 
-	if (param_id(call, params, &id) == -1)
+	if (api_param_id(call, params, &id) == -1)
 		return;
 	if ((c = cert_get(d, id, &e)) == NULL)
 		api_fail(call, &e);
@@ -326,17 +315,13 @@ api_cert_delete(struct rpc_call *call, const msgpack_object *params)
 	struct cf_err e = { 0 };
 	int64_t id;
 
-	if (param_id(call, params, &id) == -1)
+	if (api_param_id(call, params, &id) == -1)
 		return;
 	if (cert_delete(d, id, &e) == -1) {
 		api_fail(call, &e);
 		return;
 	}
-	msgpack_packer *pk = rpc_call_result(call);
-	msgpack_pack_map(pk, 2);
-	wire_pack_kv_int(pk, "id", id);
-	wire_pack_kv_bool(pk, "deleted", 1);
-	rpc_call_reply(call);
+	api_reply_deleted(call, id);
 }
 
 struct list_ctx {
@@ -415,7 +400,7 @@ api_cert_key(struct rpc_call *call, const msgpack_object *params)
 	size_t len = 0;
 	int64_t id;
 
-	if (param_id(call, params, &id) == -1)
+	if (api_param_id(call, params, &id) == -1)
 		return;
 	if (cert_key_pem(d, id, &pem, &len, &e) == -1) {
 		api_fail(call, &e);
@@ -441,7 +426,7 @@ api_cert_pem(struct rpc_call *call, const msgpack_object *params)
 	char *full;
 	int64_t id;
 
-	if (param_id(call, params, &id) == -1)
+	if (api_param_id(call, params, &id) == -1)
 		return;
 	if ((c = cert_get(d, id, &e)) == NULL) {
 		api_fail(call, &e);
@@ -517,7 +502,7 @@ api_cert_renew(struct rpc_call *call, const msgpack_object *params)
 	struct cf_err e = { 0 };
 	int64_t id;
 
-	if (param_id(call, params, &id) == -1)
+	if (api_param_id(call, params, &id) == -1)
 		return;
 	/* Answered at once: the order runs on; `cert wait` follows it. */
 	if (issuer_renew(d->issuer, id, &e) == -1 ||

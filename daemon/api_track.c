@@ -175,17 +175,6 @@ api_track_add(struct rpc_call *call, const msgpack_object *params)
 	reply_item(call, item);
 }
 
-/* Reads the required "id" parameter; -1 after answering. */
-static int
-param_id(struct rpc_call *call, const msgpack_object *params, int64_t *id)
-{
-	static const char *const names[] = { "id", NULL };
-
-	if (api_params_only(call, params, names) == -1)
-		return -1;
-	return api_param_int(call, params, "id", 1, 1, INT64_MAX, id);
-}
-
 void
 api_track_show(struct rpc_call *call, const msgpack_object *params)
 {
@@ -194,7 +183,7 @@ api_track_show(struct rpc_call *call, const msgpack_object *params)
 	struct cf_err e = { 0 };
 	int64_t id;
 
-	if (param_id(call, params, &id) == -1)
+	if (api_param_id(call, params, &id) == -1)
 		return;
 	if ((item = track_get(d, id, &e)) == NULL) {
 		api_fail(call, &e);
@@ -210,17 +199,13 @@ api_track_delete(struct rpc_call *call, const msgpack_object *params)
 	struct cf_err e = { 0 };
 	int64_t id;
 
-	if (param_id(call, params, &id) == -1)
+	if (api_param_id(call, params, &id) == -1)
 		return;
 	if (track_delete(d, id, &e) == -1) {
 		api_fail(call, &e);
 		return;
 	}
-	msgpack_packer *pk = rpc_call_result(call);
-	msgpack_pack_map(pk, 2);
-	wire_pack_kv_int(pk, "id", id);
-	wire_pack_kv_bool(pk, "deleted", 1);
-	rpc_call_reply(call);
+	api_reply_deleted(call, id);
 }
 
 static void
@@ -231,7 +216,7 @@ set_active(struct rpc_call *call, const msgpack_object *params, int active)
 	struct cf_err e = { 0 };
 	int64_t id;
 
-	if (param_id(call, params, &id) == -1)
+	if (api_param_id(call, params, &id) == -1)
 		return;
 	if ((item = track_set_active(d, id, active, &e)) == NULL) {
 		api_fail(call, &e);
@@ -302,7 +287,7 @@ api_track_check(struct rpc_call *call, const msgpack_object *params)
 	struct cf_err e = { 0 };
 	int64_t id;
 
-	if (param_id(call, params, &id) == -1)
+	if (api_param_id(call, params, &id) == -1)
 		return;
 	if (track_check(d, id, "forced", check_reply, call, &e) == -1)
 		api_fail(call, &e);
@@ -356,7 +341,7 @@ api_track_history(struct rpc_call *call, const msgpack_object *params)
 	char err[256];
 	int64_t id;
 
-	if (param_id(call, params, &id) == -1 || !item_exists(call, id))
+	if (api_param_id(call, params, &id) == -1 || !item_exists(call, id))
 		return;
 	msgpack_sbuffer_init(&ctx.sb);
 	msgpack_packer_init(&ctx.pk, &ctx.sb, msgpack_sbuffer_write);
