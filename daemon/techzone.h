@@ -68,7 +68,10 @@ struct techzone_conf {
 	uint32_t		 soa_ttl, ns_ttl, txt_ttl;
 };
 
-/* Fills conf with the defaults (TXT TTL TECHZONE_TXT_TTL, negative TTL 30 s, ...). */
+/*
+ * Fills conf with the defaults (TXT TTL TECHZONE_TXT_TTL, negative TTL
+ * 30 s, ...).
+ */
 void		 techzone_conf_init(struct techzone_conf *conf, const char *zone);
 
 /*
