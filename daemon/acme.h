@@ -30,7 +30,12 @@ struct http_response;
 #define ACME_CONTACTS_MAX	8
 #define ACME_NONCE_MAX		256		/* bytes in one nonce */
 #define ACME_NONCE_POOL		8		/* nonces kept per client */
-#define ACME_BADNONCE_RETRIES	5		/* per signed POST */
+/*
+ * badNonce retries per signed POST.  Each reuses the nonce the refusal
+ * carried, so it costs one request; 5 was not enough when a CA refuses a
+ * quarter of nonces (6 refusals in a row come once in ~4,000 requests).
+ */
+#define ACME_BADNONCE_RETRIES	10
 #define ACME_OPS_MAX		128		/* operations per client */
 #define ACME_RETRY_AFTER_MAX	(7 * 86400)	/* larger values are clamped */
 #define ACME_THUMBPRINT_LEN	43		/* base64url(SHA-256) */
