@@ -116,6 +116,7 @@ struct job {
 	struct event		*timer;
 	LIST_ENTRY(job)		 entry;
 	TAILQ_ENTRY(job)	 wait_entry;	/* on the slot queue */
+	int			 waiting;	/* ... while this is set */
 };
 
 struct revoke_job;
@@ -309,6 +310,7 @@ slot_release(struct job *j)
 	TAILQ_FOREACH(w, &is->slot_wait, wait_entry)
 		if (w->account_id == j->account_id) {
 			TAILQ_REMOVE(&is->slot_wait, w, wait_entry);
+			w->waiting = 0;
 			job_step(w);
 			break;
 		}
@@ -327,7 +329,7 @@ job_free(struct job *j)
 		dns_cancel(j->dns_req);
 	if (j->kjob != NULL)
 		keystore_job_cancel(j->kjob);
-	if (j->state == JOB_SLOT && j->acct == NULL)
+	if (j->waiting)
 		TAILQ_REMOVE(&is->slot_wait, j, wait_entry);
 	slot_release(j);
 	if (j->timer != NULL)
@@ -759,6 +761,7 @@ step_slot(struct job *j)
 	}
 	if (a->orders >= is->d->cfg->acme_orders_per_account) {
 		TAILQ_INSERT_TAIL(&is->slot_wait, j, wait_entry);
+		j->waiting = 1;
 		return;		/* slot_release() steps it again */
 	}
 	a->orders++;
