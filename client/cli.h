@@ -57,6 +57,15 @@ int	 cli_call(struct cli *cli, const char *method, const msgpack_sbuffer *params
 int	 cli_call_list(struct cli *cli, const char *method,
 	    const msgpack_sbuffer *params, size_t ncols,
 	    const char *const *headers, const char *const *keys);
+/*
+ * Pages through a list method ({after, limit} plus filter_key: filter_value
+ * when filter_key is given) until a short page, and prints every item: one
+ * JSON array with --json, else one table of keys under headers.
+ */
+#define CLI_LIST_PAGE	1000
+int	 cli_list_pages(struct cli *cli, const char *method,
+	    const char *filter_key, const char *filter_value, size_t ncols,
+	    const char *const *headers, const char *const *keys);
 /* Prints "certfleet: <words>: <message>" and the usage line; EXIT_USAGE. */
 int	 cli_usage_error(struct cli *cli, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -19,7 +19,6 @@
 #include "output.h"
 
 #define PEM_FILE_MAX	(1024u * 1024)
-#define LIST_PAGE	1000
 #define MAX_ALIASES	200	/* the daemon's limit is lower and says so */
 
 static int cmd_cert_create(struct cli *, int, char **);
@@ -472,10 +471,7 @@ cmd_cert_list(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *status = NULL;
-	struct out_table *t = NULL;
-	json_t *all = NULL;
-	int64_t after = 0;
-	int ch, rc = EXIT_OK;
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch != 's')
@@ -485,56 +481,8 @@ cmd_cert_list(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error(cli, "takes no arguments but --status");
-	if (cli->json ? (all = json_array()) == NULL :
-	    (t = out_table_new(LIST_COLS, list_headers)) == NULL)
-		return cli_fail(EXIT_REFUSED, "out of memory");
-	for (;;) {
-		struct cf_reply r;
-		msgpack_sbuffer sb;
-		msgpack_packer pk;
-		uint32_t n;
-
-		msgpack_sbuffer_init(&sb);
-		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-		msgpack_pack_map(&pk, status ? 3 : 2);
-		wire_pack_kv_int(&pk, "after", after);
-		wire_pack_kv_int(&pk, "limit", LIST_PAGE);
-		if (status)
-			wire_pack_kv_str(&pk, "status", status);
-		rc = cli_call(cli, M_CERT_LIST, &sb, NULL, NULL, &r);
-		msgpack_sbuffer_destroy(&sb);
-		if (rc != EXIT_OK)
-			break;
-		n = r.result.type == MSGPACK_OBJECT_ARRAY ? r.result.via.array.size : 0;
-		for (uint32_t i = 0; i < n; i++) {
-			const msgpack_object *c = &r.result.via.array.ptr[i];
-			const msgpack_object *id = wire_map_get(c, "id");
-			char bufs[LIST_COLS][512];
-			const char *cells[LIST_COLS];
-
-			if (all != NULL)
-				json_array_append_new(all, out_json_from(c));
-			else {
-				for (size_t k = 0; k < LIST_COLS; k++)
-					cells[k] = out_text(c, list_keys[k], ",",
-					    bufs[k], sizeof(bufs[k]));
-				out_table_add(t, cells);
-			}
-			if (id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-				after = (int64_t)id->via.u64;
-		}
-		cf_reply_free(&r);
-		if (n < LIST_PAGE)
-			break;
-	}
-	if (rc == EXIT_OK && all != NULL) {
-		out_json_doc(all);
-		all = NULL;
-	} else if (rc == EXIT_OK)
-		out_table_print(t, stdout);
-	json_decref(all);
-	out_table_free(t);
-	return rc;
+	return cli_list_pages(cli, M_CERT_LIST, status ? "status" : NULL, status,
+	    LIST_COLS, list_headers, list_keys);
 }
 
 /* --- files -------------------------------------------------------------- */

@@ -16,7 +16,6 @@
 
 /* Read no more than this from a PEM file; the daemon's limit is lower. */
 #define PEM_READ_MAX	(8u * 1024 * 1024)
-#define LIST_PAGE	1000
 
 static int cmd_track_add(struct cli *, int, char **);
 static int cmd_track_list(struct cli *, int, char **);
@@ -283,73 +282,14 @@ static const char *const list_keys[] = {
 };
 #define LIST_COLS	(sizeof(list_keys) / sizeof(list_keys[0]))
 
-static void
-table_add_item(struct out_table *t, const msgpack_object *item)
-{
-	char bufs[LIST_COLS][512];
-	const char *cells[LIST_COLS];
-
-	for (size_t c = 0; c < LIST_COLS; c++)
-		cells[c] = out_text(item, list_keys[c], ",", bufs[c],
-		    sizeof(bufs[c]));
-	out_table_add(t, cells);
-}
-
-/* Pages through Track.List, passing each page's array to the sinks. */
+/* Pages through Track.List. */
 static int
 cmd_track_list(struct cli *cli, int argc, char **argv)
 {
-	struct out_table *t = NULL;
-	json_t *all = NULL;
-	int64_t after = 0;
-	int rc = EXIT_OK;
-
 	if (argc != 1)
 		return cli_usage_error(cli, "takes no arguments");
-	if (cli->json ? (all = json_array()) == NULL :
-	    (t = out_table_new(LIST_COLS, list_headers)) == NULL)
-		return cli_fail(EXIT_REFUSED, "out of memory");
-	for (;;) {
-		struct cf_reply r;
-		msgpack_sbuffer sb;
-		msgpack_packer pk;
-		const msgpack_object *page;
-
-		msgpack_sbuffer_init(&sb);
-		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-		msgpack_pack_map(&pk, 2);
-		wire_pack_kv_int(&pk, "after", after);
-		wire_pack_kv_int(&pk, "limit", LIST_PAGE);
-		rc = cli_call(cli, M_TRACK_LIST, &sb, NULL, NULL, &r);
-		msgpack_sbuffer_destroy(&sb);
-		if (rc != EXIT_OK)
-			break;
-		page = &r.result;
-		uint32_t n = page->type == MSGPACK_OBJECT_ARRAY ?
-		    page->via.array.size : 0;
-		for (uint32_t i = 0; i < n; i++) {
-			const msgpack_object *item = &page->via.array.ptr[i];
-			const msgpack_object *id = wire_map_get(item, "id");
-
-			if (all != NULL)
-				json_array_append_new(all, out_json_from(item));
-			else
-				table_add_item(t, item);
-			if (id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-				after = (int64_t)id->via.u64;
-		}
-		cf_reply_free(&r);
-		if (n < LIST_PAGE)
-			break;
-	}
-	if (rc == EXIT_OK && all != NULL) {
-		out_json_doc(all);
-		all = NULL;
-	} else if (rc == EXIT_OK)
-		out_table_print(t, stdout);
-	json_decref(all);
-	out_table_free(t);
-	return rc;
+	return cli_list_pages(cli, M_TRACK_LIST, NULL, NULL, LIST_COLS,
+	    list_headers, list_keys);
 }
 
 /* --- bulk work with progress ------------------------------------------- */

@@ -191,6 +191,74 @@ cli_call_list(struct cli *cli, const char *method, const msgpack_sbuffer *params
 	return EXIT_OK;
 }
 
+/* One page of a list method: {after, limit[, filter_key: filter_value]}. */
+static int
+list_page(struct cli *cli, const char *method, const char *filter_key,
+    const char *filter_value, int64_t after, struct cf_reply *r)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int rc;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, filter_key ? 3 : 2);
+	wire_pack_kv_int(&pk, "after", after);
+	wire_pack_kv_int(&pk, "limit", CLI_LIST_PAGE);
+	if (filter_key != NULL)
+		wire_pack_kv_str(&pk, filter_key, filter_value);
+	rc = cli_call(cli, method, &sb, NULL, NULL, r);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+int
+cli_list_pages(struct cli *cli, const char *method, const char *filter_key,
+    const char *filter_value, size_t ncols, const char *const *headers,
+    const char *const *keys)
+{
+	struct out_table *t = NULL;
+	json_t *all = NULL;
+	int64_t after = 0;
+	int rc = EXIT_OK;
+
+	if (cli->json ? (all = json_array()) == NULL :
+	    (t = out_table_new(ncols, headers)) == NULL)
+		return cli_fail(EXIT_REFUSED, "out of memory");
+	for (;;) {
+		struct cf_reply r;
+		uint32_t n;
+
+		if ((rc = list_page(cli, method, filter_key, filter_value, after,
+		    &r)) != EXIT_OK)
+			break;
+		n = r.result.type == MSGPACK_OBJECT_ARRAY ?
+		    r.result.via.array.size : 0;
+		for (uint32_t i = 0; i < n; i++) {
+			const msgpack_object *item = &r.result.via.array.ptr[i];
+			const msgpack_object *id = wire_map_get(item, "id");
+
+			if (all != NULL)
+				json_array_append_new(all, out_json_from(item));
+			else
+				out_table_add_keys(t, item, keys);
+			if (id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+				after = (int64_t)id->via.u64;
+		}
+		cf_reply_free(&r);
+		if (n < CLI_LIST_PAGE)
+			break;
+	}
+	if (rc == EXIT_OK && all != NULL) {
+		out_json_doc(all);
+		all = NULL;
+	} else if (rc == EXIT_OK)
+		out_table_print(t, stdout);
+	json_decref(all);
+	out_table_free(t);
+	return rc;
+}
+
 /* Finds the command whose words are the longest prefix of argv. */
 static const struct cli_cmd *
 find_cmd(int argc, char **argv, int *used)

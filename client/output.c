@@ -239,25 +239,33 @@ out_table_free(struct out_table *t)
 	free(t);
 }
 
+int
+out_table_add_keys(struct out_table *t, const msgpack_object *map,
+    const char *const *keys)
+{
+	char bufs[OUT_TABLE_COLS_MAX][1024];
+	const char *cells[OUT_TABLE_COLS_MAX];
+
+	if (t->ncols > OUT_TABLE_COLS_MAX)
+		return -1;
+	for (size_t c = 0; c < t->ncols; c++)
+		cells[c] = out_text(map, keys[c], ",", bufs[c], sizeof(bufs[c]));
+	return out_table_add(t, cells);
+}
+
 void
 out_table_of(const msgpack_object *rows, size_t ncols,
     const char *const *headers, const char *const *keys)
 {
 	struct out_table *t = out_table_new(ncols, headers);
-	char bufs[16][1024];
-	const char *cells[16];
 
-	if (t == NULL || ncols > 16) {
+	if (t == NULL || ncols > OUT_TABLE_COLS_MAX) {
 		out_table_free(t);
 		return;
 	}
 	for (uint32_t i = 0; rows->type == MSGPACK_OBJECT_ARRAY &&
-	    i < rows->via.array.size; i++) {
-		for (size_t c = 0; c < ncols; c++)
-			cells[c] = out_text(&rows->via.array.ptr[i], keys[c], ",",
-			    bufs[c], sizeof(bufs[c]));
-		out_table_add(t, cells);
-	}
+	    i < rows->via.array.size; i++)
+		out_table_add_keys(t, &rows->via.array.ptr[i], keys);
 	out_table_print(t, stdout);
 	out_table_free(t);
 }

@@ -31,6 +31,10 @@ void		 out_field(const char *label, const char *value, int width);
 struct out_table;
 struct out_table *out_table_new(size_t ncols, const char *const *headers);
 int		 out_table_add(struct out_table *t, const char *const *cells);
+/* Adds a row of map's values under keys (one per column, at most 16). */
+#define OUT_TABLE_COLS_MAX	16
+int		 out_table_add_keys(struct out_table *t, const msgpack_object *map,
+		    const char *const *keys);
 void		 out_table_print(struct out_table *t, FILE *fp);
 void		 out_table_free(struct out_table *t);
 
