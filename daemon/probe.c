@@ -28,6 +28,7 @@
 #include "dns.h"
 #include "log.h"
 #include "probe.h"
+#include "tlslib.h"
 #include "x509.h"
 
 /* Largest certificate message accepted: a huge chain costs no more. */
@@ -104,7 +105,9 @@ struct probe_engine {
 	struct event_base	*base;
 	struct dns		*dns;
 	struct probe_conf	 conf;
+	OSSL_LIB_CTX		*tls;		/* the TLS client's, see tlslib.h */
 	SSL_CTX			*ctx;
+	EVP_MD			*sha256;	/* fetched once, not per probe */
 	X509_STORE		*trust;
 	/*
 	 * Intermediates already verified up to a trust anchor, as a store with
@@ -172,10 +175,24 @@ fail:
 	return -1;
 }
 
-static SSL_CTX *
-engine_ssl_ctx(char *err, size_t errlen)
+/*
+ * libssl runs X509_verify_cert on every presented chain, even under
+ * SSL_VERIFY_NONE, just to record a result; against the context's empty
+ * store that is an X509_STORE_CTX and a failed issuer search per handshake.
+ * We judge the chain ourselves once the handshake is done (judge_chain).
+ */
+static int
+accept_any_chain(X509_STORE_CTX *sctx, void *arg)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	(void)sctx;
+	(void)arg;
+	return 1;
+}
+
+static SSL_CTX *
+engine_ssl_ctx(OSSL_LIB_CTX *tls, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new_ex(tls, NULL, TLS_client_method());
 
 	if (ctx == NULL) {
 		snprintf(err, errlen, "cannot create a TLS context");
@@ -185,12 +202,16 @@ engine_ssl_ctx(char *err, size_t errlen)
 	/* We audit what servers present, so the handshake accepts anything
 	 * and the chain is judged afterwards against the trust store. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_cert_verify_callback(ctx, accept_any_chain, NULL);
 	SSL_CTX_set_security_level(ctx, 0);
 	SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
 	SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0");
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	/* An idle connection holds ~48 KB of buffers; released, ~8.5 KB. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* A server's flight is 4-6 records: read them in one or two calls,
+	 * not a header and a body at a time. */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_NO_TICKET);
 	SSL_CTX_set_max_cert_list(ctx, PROBE_MAX_CERT_LIST);
@@ -215,7 +236,9 @@ probe_engine_new(struct event_base *base, struct dns *dns,
 	TAILQ_INIT(&pe->queue);
 	TAILQ_INIT(&pe->active);
 	TAILQ_INIT(&pe->hs_wait);
-	if ((pe->ctx = engine_ssl_ctx(err, errlen)) == NULL ||
+	if ((pe->tls = tlslib_acquire(err, errlen)) == NULL ||
+	    (pe->ctx = engine_ssl_ctx(pe->tls, err, errlen)) == NULL ||
+	    (pe->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
 	    probe_engine_reconfigure(pe, conf, err, errlen) == -1 ||
 	    (pe->pump = event_new(base, -1, 0, engine_pump_cb, pe)) == NULL ||
 	    event_priority_set(pe->pump, PRIO_BULK) == -1) {
@@ -374,10 +397,14 @@ probe_engine_free(struct probe_engine *pe)
 	if (pe->pump)
 		event_free(pe->pump);
 	SSL_CTX_free(pe->ctx);
+	EVP_MD_free(pe->sha256);
 	X509_STORE_free(pe->trust);
 	X509_STORE_free(pe->verified);
 	free(pe->verified_sets);
 	free(pe->verdicts);
+	/* Last: the certificates freed above hold keys of its provider. */
+	if (pe->tls != NULL)
+		tlslib_release();
 	free(pe);
 }
 
@@ -671,13 +698,13 @@ probe_handshake(struct probe *p)
  * the certificates after the leaf, which name its intermediate set.
  */
 static int
-chain_digests(STACK_OF(X509) *chain, struct probe_result *res,
-    unsigned char whole[32], unsigned char inter[32])
+chain_digests(const EVP_MD *sha256, STACK_OF(X509) *chain,
+    struct probe_result *res, unsigned char whole[32], unsigned char inter[32])
 {
 	EVP_MD_CTX *mw = EVP_MD_CTX_new(), *mi = EVP_MD_CTX_new();
 	int ok = mw != NULL && mi != NULL &&
-	    EVP_DigestInit_ex(mw, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestInit_ex(mi, EVP_sha256(), NULL) == 1;
+	    EVP_DigestInit_ex(mw, sha256, NULL) == 1 &&
+	    EVP_DigestInit_ex(mi, sha256, NULL) == 1;
 
 	for (int i = 0; ok && i < sk_X509_num(chain) && i < PROBE_CHAIN_MAX; i++) {
 		unsigned char *der = NULL;
@@ -873,7 +900,7 @@ capture(struct probe *p)
 	    SSL_get_version(p->ssl));
 	snprintf(p->res.cipher, sizeof(p->res.cipher), "%s",
 	    SSL_CIPHER_get_name(SSL_get_current_cipher(p->ssl)));
-	if (chain_digests(chain, &p->res, digest, inter) == -1) {
+	if (chain_digests(p->pe->sha256, chain, &p->res, digest, inter) == -1) {
 		probe_fail(p, PROBE_NO_CERT, "cannot encode the presented chain");
 		return;
 	}
