@@ -20,7 +20,7 @@
 #include "track.h"
 
 #define BULK_CAUSES_MAX		32
-#define BULK_PROGRESS_MS	200
+#define BULK_PROGRESS_MS	100	/* ten a second: a smooth bar, at no cost */
 #define BULK_LINE_MAX		600
 /* Checks started per turn of the loop, so RPC answers slip in between. */
 #define BULK_FEED_SLICE		256
