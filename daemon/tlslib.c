@@ -1,18 +1,25 @@
 /*
  * tlslib.c: a library context whose one provider is the default provider
- * with its decoder list cut to what decoding a certificate's key needs.
+ * with three of its algorithm lists cut to what a TLS client uses.
  *
  * libssl parses the certificates a server presents with d2i_X509, in the
  * SSL_CTX's library context, and every X509_PUBKEY is decoded on the spot
- * by OSSL_DECODER_CTX_new_for_pkey.  In OpenSSL 3.0 that call constructs a
- * method object for each decoder the context's providers offer (40 in the
- * default provider: private keys, PEM, MSBLOB, PVK, ...) and searches them
- * for chains, per certificate: about a third of a probe's CPU.  Only the
- * DER SubjectPublicKeyInfo decoders can take part in decoding a public key
- * from a certificate, and those 12 are all kept, so every key type decodes
- * exactly as before, in about half the time.  Every other operation
- * (ciphers, key exchange, signatures, key management, random numbers) is
- * the default provider's own list, untouched.
+ * by OSSL_DECODER_CTX_new_for_pkey.  In OpenSSL 3.0 that call enumerates
+ * every key manager and every decoder of the context, twice per
+ * certificate; and each enumeration copies the context's whole method
+ * store (every cipher, digest, MAC, KDF, ... fetched so far: a first fetch
+ * of one cipher stores all 124 of them) with a reference taken on each
+ * method.  That was a third of a probe's CPU.  So the lists are cut:
+ *
+ *   decoders  only DER SubjectPublicKeyInfo (12 of 40): every key type
+ *             a certificate can carry decodes exactly as before;
+ *   ciphers   only the record ciphers libssl knows (16 of 124);
+ *   MACs      HMAC, the only one libssl uses (1 of 9);
+ *   KDFs      TLS1-PRF, HKDF and TLS13-KDF (3 of 12).
+ *
+ * Digests, key managers, signatures, key exchange, random numbers and the
+ * rest are the default provider's own lists: certificates are verified in
+ * this context too, with whatever digest they were signed with.
  *
  * The provider wraps a default provider loaded into a private inner
  * context, and hands its provider context to the core as its own, so the
@@ -21,6 +28,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
@@ -31,6 +39,31 @@
 #include "tlslib.h"
 
 #define TLSLIB_PROVIDER	"certfleet-tls"
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * The record ciphers of libssl 3.0's suite table, and the stitched
+ * AES-CBC-HMAC ones it prefers for CBC suites when a provider has them.
+ * (DES, RC4, RC2, IDEA and SEED live in the legacy provider, not here.)
+ */
+static const char *const tls_ciphers[] = {
+	"AES-128-CBC", "AES-256-CBC", "AES-128-GCM", "AES-256-GCM",
+	"AES-128-CCM", "AES-256-CCM", "ChaCha20-Poly1305",
+	"CAMELLIA-128-CBC", "CAMELLIA-256-CBC", "ARIA-128-GCM", "ARIA-256-GCM",
+	"DES-EDE3-CBC",
+	"AES-128-CBC-HMAC-SHA1", "AES-256-CBC-HMAC-SHA1",
+	"AES-128-CBC-HMAC-SHA256", "AES-256-CBC-HMAC-SHA256",
+};
+static const char *const tls_macs[] = { "HMAC" };
+static const char *const tls_kdfs[] = { "TLS1-PRF", "HKDF", "TLS13-KDF" };
+
+struct cut {
+	int			 operation;
+	const char *const	*names;		/* keep those named so; or */
+	size_t			 nnames;
+	int			 spki;		/* keep the SPKI decoders */
+	OSSL_ALGORITHM		*kept;		/* then a zero entry */
+};
 
 static struct {
 	unsigned	 refs;
@@ -38,8 +71,15 @@ static struct {
 	OSSL_PROVIDER	*lean;		/* our provider, loaded in ctx */
 	OSSL_LIB_CTX	*inner;		/* holds the wrapped default provider */
 	OSSL_PROVIDER	*deflt;
-	OSSL_ALGORITHM	*decoders;	/* the kept ones, then a zero entry */
-} tl;
+	struct cut	 cuts[4];
+} tl = {
+	.cuts = {
+		{ OSSL_OP_DECODER, NULL, 0, 1, NULL },
+		{ OSSL_OP_CIPHER, tls_ciphers, NELEM(tls_ciphers), 0, NULL },
+		{ OSSL_OP_MAC, tls_macs, NELEM(tls_macs), 0, NULL },
+		{ OSSL_OP_KDF, tls_kdfs, NELEM(tls_kdfs), 0, NULL },
+	},
+};
 
 /* Whether a property definition ("a=b,c=d") holds the clause exactly. */
 static int
@@ -58,28 +98,62 @@ has_property(const char *def, const char *clause)
 	return 0;
 }
 
+/* Whether any of the names ("A:B:C") is in the set; names ignore case. */
 static int
-keep_decoders(void)
+named_in(const char *names, const char *const *set, size_t n)
+{
+	while (names != NULL && *names != '\0') {
+		size_t len = strcspn(names, ":");
+
+		for (size_t i = 0; i < n; i++)
+			if (strlen(set[i]) == len &&
+			    strncasecmp(names, set[i], len) == 0)
+				return 1;
+		names = names[len] == ':' ? names + len + 1 : NULL;
+	}
+	return 0;
+}
+
+static int
+keeps(const struct cut *c, const OSSL_ALGORITHM *a)
+{
+	if (c->spki)
+		return has_property(a->property_definition, "input=der") &&
+		    has_property(a->property_definition,
+		    "structure=SubjectPublicKeyInfo");
+	return named_in(a->algorithm_names, c->names, c->nnames);
+}
+
+/* The default provider's list for the cut's operation, cut. */
+static int
+make_cut(struct cut *c)
 {
 	int no_cache = 0;
 	const OSSL_ALGORITHM *all = OSSL_PROVIDER_query_operation(tl.deflt,
-	    OSSL_OP_DECODER, &no_cache);
-	size_t n = 0, kept = 0;
+	    c->operation, &no_cache);
+	size_t n = 0, k = 0;
 
 	if (all == NULL)
 		return -1;
 	while (all[n].algorithm_names != NULL)
 		n++;
-	if ((tl.decoders = OPENSSL_zalloc((n + 1) * sizeof(*all))) != NULL)
+	if ((c->kept = OPENSSL_zalloc((n + 1) * sizeof(*all))) != NULL)
 		for (size_t i = 0; i < n; i++)
-			if (has_property(all[i].property_definition, "input=der") &&
-			    has_property(all[i].property_definition,
-			    "structure=SubjectPublicKeyInfo"))
-				tl.decoders[kept++] = all[i];
+			if (keeps(c, &all[i]))
+				c->kept[k++] = all[i];
 	/* The entries point into the provider's static tables, not into
 	 * the list we give back. */
-	OSSL_PROVIDER_unquery_operation(tl.deflt, OSSL_OP_DECODER, all);
-	return tl.decoders != NULL && kept > 0 ? 0 : -1;
+	OSSL_PROVIDER_unquery_operation(tl.deflt, c->operation, all);
+	return c->kept != NULL && k > 0 ? 0 : -1;
+}
+
+static const struct cut *
+cut_of(int operation)
+{
+	for (size_t i = 0; i < NELEM(tl.cuts); i++)
+		if (tl.cuts[i].operation == operation)
+			return &tl.cuts[i];
+	return NULL;
 }
 
 static const OSSL_PARAM *
@@ -108,10 +182,12 @@ lean_get_capabilities(void *provctx, const char *capability, OSSL_CALLBACK *cb,
 static const OSSL_ALGORITHM *
 lean_query(void *provctx, int operation, int *no_cache)
 {
+	const struct cut *c = cut_of(operation);
+
 	(void)provctx;
-	if (operation == OSSL_OP_DECODER) {
+	if (c != NULL) {
 		*no_cache = 0;
-		return tl.decoders;
+		return c->kept;
 	}
 	return OSSL_PROVIDER_query_operation(tl.deflt, operation, no_cache);
 }
@@ -120,7 +196,7 @@ static void
 lean_unquery(void *provctx, int operation, const OSSL_ALGORITHM *algs)
 {
 	(void)provctx;
-	if (operation != OSSL_OP_DECODER)
+	if (cut_of(operation) == NULL)
 		OSSL_PROVIDER_unquery_operation(tl.deflt, operation, algs);
 }
 
@@ -128,8 +204,10 @@ static void
 lean_teardown(void *provctx)
 {
 	(void)provctx;
-	OPENSSL_free(tl.decoders);
-	tl.decoders = NULL;
+	for (size_t i = 0; i < NELEM(tl.cuts); i++) {
+		OPENSSL_free(tl.cuts[i].kept);
+		tl.cuts[i].kept = NULL;
+	}
 	OSSL_PROVIDER_unload(tl.deflt);
 	tl.deflt = NULL;
 	OSSL_LIB_CTX_free(tl.inner);
@@ -155,14 +233,17 @@ lean_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 	(void)handle;
 	(void)in;
 	if ((tl.inner = OSSL_LIB_CTX_new()) == NULL ||
-	    (tl.deflt = OSSL_PROVIDER_load(tl.inner, "default")) == NULL ||
-	    keep_decoders() == -1) {
-		lean_teardown(NULL);
-		return 0;
-	}
+	    (tl.deflt = OSSL_PROVIDER_load(tl.inner, "default")) == NULL)
+		goto fail;
+	for (size_t i = 0; i < NELEM(tl.cuts); i++)
+		if (make_cut(&tl.cuts[i]) == -1)
+			goto fail;
 	*provctx = OSSL_PROVIDER_get0_provider_ctx(tl.deflt);
 	*out = lean_dispatch;
 	return 1;
+fail:
+	lean_teardown(NULL);
+	return 0;
 }
 
 OSSL_LIB_CTX *

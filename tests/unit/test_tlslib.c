@@ -1,9 +1,10 @@
 /*
  * Unit tests for daemon/tlslib.c: the probes' library context lists only
- * the DER SubjectPublicKeyInfo decoders, decodes every key type a
- * certificate carries as the default context does, offers everything else
- * (a TLS client context, ciphers, key exchange), and is shared and
- * reference-counted.  Certificates are made here with the OpenSSL API.
+ * the DER SubjectPublicKeyInfo decoders, the TLS record ciphers, HMAC and
+ * the TLS KDFs; decodes every key type a certificate carries as the
+ * default context does; keeps every digest; makes a TLS client context;
+ * and is shared and reference-counted.  Certificates are made here with
+ * the OpenSSL API.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +17,9 @@
 #include <cmocka.h>
 
 #include <openssl/decoder.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -77,6 +80,58 @@ test_only_spki_decoders(void **state)
 	assert_true(decoders_in(NULL) > decoders_in(ctx));
 	assert_true(decoders_in(ctx) >= 10);
 	assert_true(decoders_in(ctx) <= 16);
+	tlslib_release();
+}
+
+static int
+cipher_there(OSSL_LIB_CTX *ctx, const char *name)
+{
+	EVP_CIPHER *c = EVP_CIPHER_fetch(ctx, name, NULL);
+
+	EVP_CIPHER_free(c);
+	return c != NULL;
+}
+
+static void
+test_cut_lists(void **state)
+{
+	const char *record[] = { "AES-128-GCM", "aes-256-gcm", "AES-128-CCM",
+	    "ChaCha20-Poly1305", "AES-128-CBC", "CAMELLIA-256-CBC",
+	    "ARIA-128-GCM", "DES-EDE3-CBC", "AES-128-CBC-HMAC-SHA256" };
+	const char *digests[] = { "MD5", "SHA1", "SHA2-256", "SHA2-512",
+	    "SHA3-256", "SM3" };
+	char err[256];
+	OSSL_LIB_CTX *ctx = tlslib_acquire(err, sizeof(err));
+	EVP_MAC *mac;
+	EVP_KDF *kdf;
+
+	(void)state;
+	assert_non_null(ctx);
+	for (size_t i = 0; i < sizeof(record) / sizeof(record[0]); i++)
+		assert_true(cipher_there(ctx, record[i]));
+	/* Not a TLS record cipher: in the default context only. */
+	assert_true(cipher_there(NULL, "AES-128-ECB"));
+	assert_false(cipher_there(ctx, "AES-128-ECB"));
+	assert_false(cipher_there(ctx, "AES-256-XTS"));
+	/* Every digest stays: certificates are verified here too. */
+	for (size_t i = 0; i < sizeof(digests) / sizeof(digests[0]); i++) {
+		EVP_MD *md = EVP_MD_fetch(ctx, digests[i], NULL);
+
+		assert_non_null(md);
+		EVP_MD_free(md);
+	}
+	mac = EVP_MAC_fetch(ctx, "HMAC", NULL);
+	assert_non_null(mac);
+	EVP_MAC_free(mac);
+	assert_null(mac = EVP_MAC_fetch(ctx, "CMAC", NULL));
+	for (size_t i = 0; i < 3; i++) {
+		kdf = EVP_KDF_fetch(ctx, (const char *[]){ "TLS1-PRF", "HKDF",
+		    "TLS13-KDF" }[i], NULL);
+		assert_non_null(kdf);
+		EVP_KDF_free(kdf);
+	}
+	assert_null(kdf = EVP_KDF_fetch(ctx, "PBKDF2", NULL));
+	ERR_clear_error();
 	tlslib_release();
 }
 
@@ -192,6 +247,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_only_spki_decoders),
+		cmocka_unit_test(test_cut_lists),
 		cmocka_unit_test(test_keys_decode_as_in_default),
 		cmocka_unit_test(test_tls_client_context),
 		cmocka_unit_test(test_shared_and_counted),
