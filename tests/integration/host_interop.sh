@@ -14,17 +14,6 @@
 
 A=127.0.0.23
 NAME=interop.test
-SSERVER_PIDS=
-
-interop_cleanup() {
-	for p in $SSERVER_PIDS; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	tls_cleanup
-}
-trap interop_cleanup EXIT
-
 # make_key NAME KEYSPEC...: a self-signed leaf for $NAME in $P/NAME.{pem,key}.
 make_key() {
 	n=$1; shift
@@ -51,7 +40,7 @@ serve() {
 	PORT=$(free_port $A)
 	openssl s_server -accept "$A:$PORT" -cert "$P/$k.pem" -key "$P/$k.key" \
 	    -quiet "$@" >"$T/s_server.$PORT.log" 2>&1 &
-	SSERVER_PIDS="$SSERVER_PIDS $!"
+	SERVER_PIDS="$SERVER_PIDS $!"	# stopped by lib_tls.sh's cleanup
 	if ! wait_listen "$PORT"; then
 		echo "openssl s_server $* did not start:"; cat "$T/s_server.$PORT.log"
 		exit 1
