@@ -191,7 +191,7 @@ check_label(const char *l, size_t n, const char *q, char *err, size_t errlen)
 int
 cert_check_name(const char *name, size_t len, char *err, size_t errlen)
 {
-	char qb[96];
+	char qb[96] = "";
 	const char *q, *p, *end, *last = NULL;
 	size_t nlabels = 0, i;
 	int wild = 0;
@@ -268,7 +268,7 @@ int
 cert_check_names(const char *const *names, size_t n, char *err,
     size_t errlen)
 {
-	char qb[96];
+	char qb[96] = "";
 
 	if (n == 0) {
 		snprintf(err, errlen, "a certificate needs a domain");
@@ -608,12 +608,8 @@ cert_ca_get(struct daemon *d, const char *name, struct cf_err *e)
 	int rc;
 
 	rc = store_ca_get(d->store, name, &ca, e->msg, sizeof(e->msg));
-	if (rc == 1)
-		cf_err_set(e, WIRE_NOT_FOUND, "no CA profile %s",
-		    quoted(name, strlen(name), qb, sizeof(qb)));
-	else if (rc == -1)
-		e->code = WIRE_UNAVAILABLE;
-	return rc == 0 ? ca : NULL;
+	return cf_err_store(e, rc, "no CA profile %s",
+	    quoted(name, strlen(name), qb, sizeof(qb))) == 0 ? ca : NULL;
 }
 
 /* A readable regular file holding at least one PEM certificate. */
@@ -881,12 +877,8 @@ cert_get(struct daemon *d, int64_t id, struct cf_err *e)
 	int rc;
 
 	rc = store_cert_get(d->store, id, &c, e->msg, sizeof(e->msg));
-	if (rc == 1)
-		cf_err_set(e, WIRE_NOT_FOUND, "no certificate %lld",
-		    (long long)id);
-	else if (rc == -1)
-		e->code = WIRE_UNAVAILABLE;
-	return rc == 0 ? c : NULL;
+	return cf_err_store(e, rc, "no certificate %lld", (long long)id) == 0 ?
+	    c : NULL;
 }
 
 static int
@@ -1092,10 +1084,7 @@ cert_update(struct daemon *d, int64_t id, const struct cert_params *p,
 	}
 	c->updated_at = clock_now();
 	rc = store_cert_update(d->store, c, e->msg, sizeof(e->msg));
-	if (rc == 1)
-		cf_err_set(e, WIRE_NOT_FOUND, "no certificate %lld", (long long)id);
-	else if (rc == -1)
-		e->code = WIRE_UNAVAILABLE;
+	cf_err_store(e, rc, "no certificate %lld", (long long)id);
 	cert_summary(c, "draft updated", msg, sizeof(msg));
 	if (write_end_event(d, rc == 0, "cert_updated", msg, e) == -1) {
 		store_cert_free(c);
@@ -1115,10 +1104,7 @@ cert_delete(struct daemon *d, int64_t id, struct cf_err *e)
 	if (write_begin(d, e) == -1)
 		return -1;
 	rc = store_cert_delete(d->store, id, e->msg, sizeof(e->msg));
-	if (rc == 1)
-		cf_err_set(e, WIRE_NOT_FOUND, "no certificate %lld", (long long)id);
-	else if (rc == -1)
-		e->code = WIRE_UNAVAILABLE;
+	cf_err_store(e, rc, "no certificate %lld", (long long)id);
 	snprintf(msg, sizeof(msg), "certificate %lld deleted", (long long)id);
 	if (write_end_event(d, rc == 0, "cert_deleted", msg, e) == -1)
 		return -1;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "certfleet/wire.h"
+
 struct cert_jobs;
 struct config;
 struct event_base;
@@ -62,6 +64,17 @@ struct cf_err {
 	char	 cause[128];	/* short and host-free, for counting by cause */
 };
 
+static inline void
+cf_err_vset(struct cf_err *e, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static inline void
+cf_err_vset(struct cf_err *e, int code, const char *fmt, va_list ap)
+{
+	e->code = code;
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+}
+
 static inline int
 cf_err_set(struct cf_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -71,11 +84,33 @@ cf_err_set(struct cf_err *e, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	e->code = code;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	cf_err_vset(e, code, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+/*
+ * A store lookup's answer as an error for the edge: rc 1 (no such row) is
+ * NOT_FOUND with the message fmt makes; rc -1 is UNAVAILABLE, with e->msg
+ * as the store filled it.  Returns rc.
+ */
+static inline int
+cf_err_store(struct cf_err *e, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static inline int
+cf_err_store(struct cf_err *e, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rc == 1) {
+		va_start(ap, fmt);
+		cf_err_vset(e, WIRE_NOT_FOUND, fmt, ap);
+		va_end(ap);
+	} else if (rc == -1)
+		e->code = WIRE_UNAVAILABLE;
+	return rc;
 }
 
 #endif

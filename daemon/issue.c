@@ -1710,14 +1710,11 @@ int
 issuer_renew(struct issuer *is, int64_t cert_id, struct cf_err *e)
 {
 	struct store_cert *c = NULL;
-	char err[256];
 	int rc;
 
-	if ((rc = store_cert_get(is->d->store, cert_id, &c, err,
-	    sizeof(err))) != 0)
-		return rc == 1 ? cf_err_set(e, WIRE_NOT_FOUND, "no certificate "
-		    "%lld", (long long)cert_id) : cf_err_set(e, WIRE_UNAVAILABLE,
-		    "%s", err);
+	rc = store_cert_get(is->d->store, cert_id, &c, e->msg, sizeof(e->msg));
+	if (cf_err_store(e, rc, "no certificate %lld", (long long)cert_id) != 0)
+		return -1;
 	if (strcmp(c->status, "draft") == 0 || strcmp(c->status, "revoked") == 0 ||
 	    c->ca_id == 0 || c->facts == NULL) {
 		cf_err_set(e, WIRE_FAILED_PRECONDITION, "certificate %lld is %s%s: "
@@ -1789,12 +1786,11 @@ issuer_revoke(struct issuer *is, int64_t cert_id, int reason,
 		return cf_err_set(e, WIRE_RESOURCE_EXHAUSTED, "out of memory");
 	/* A job shell only to reuse the account step's loading. */
 	j->is = is;
-	if ((rc = store_cert_get(is->d->store, cert_id, &j->cert, err,
-	    sizeof(err))) != 0) {
+	rc = store_cert_get(is->d->store, cert_id, &j->cert, e->msg,
+	    sizeof(e->msg));
+	if (cf_err_store(e, rc, "no certificate %lld", (long long)cert_id) != 0) {
 		free(j);
-		return rc == 1 ? cf_err_set(e, WIRE_NOT_FOUND, "no certificate "
-		    "%lld", (long long)cert_id) : cf_err_set(e, WIRE_UNAVAILABLE,
-		    "%s", err);
+		return -1;
 	}
 	rc = -1;
 	if (j->cert->facts == NULL || j->cert->ca_id == 0 ||

@@ -98,12 +98,8 @@ track_get(struct daemon *d, int64_t id, struct cf_err *e)
 	int rc;
 
 	rc = store_item_get(d->store, id, &item, e->msg, sizeof(e->msg));
-	if (rc == 1)
-		cf_err_set(e, WIRE_NOT_FOUND, "no tracked item %lld",
-		    (long long)id);
-	else if (rc == -1)
-		e->code = WIRE_UNAVAILABLE;
-	return rc == 0 ? item : NULL;
+	return cf_err_store(e, rc, "no tracked item %lld", (long long)id) == 0 ?
+	    item : NULL;
 }
 
 int
@@ -124,13 +120,8 @@ track_delete(struct daemon *d, int64_t id, struct cf_err *e)
 			rc = -1;
 	}
 	store_write_end(d->store, rc == 0);
-	if (rc == 1)
-		return cf_err_set(e, WIRE_NOT_FOUND, "no tracked item %lld",
-		    (long long)id);
-	if (rc == -1) {
-		e->code = WIRE_UNAVAILABLE;
+	if (cf_err_store(e, rc, "no tracked item %lld", (long long)id) != 0)
 		return -1;
-	}
 	log_info("item %lld deleted", (long long)id);
 	return 0;
 }
@@ -161,13 +152,8 @@ track_set_active(struct daemon *d, int64_t id, int active, struct cf_err *e)
 	    e->msg, sizeof(e->msg)) == -1)
 		rc = -1;
 	store_write_end(d->store, rc == 0);
-	if (rc != 0) {
+	if (cf_err_store(e, rc, "no tracked item %lld", (long long)id) != 0) {
 		store_item_free(item);
-		if (rc == 1)
-			cf_err_set(e, WIRE_NOT_FOUND, "no tracked item %lld",
-			    (long long)id);
-		else
-			e->code = WIRE_UNAVAILABLE;
 		return NULL;
 	}
 	item->active = active;
