@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certfleet/escape.h"
 #include "certfleet/methods.h"
 #include "certfleet/wire.h"
 #include "cli.h"
@@ -361,8 +362,12 @@ bulk_call(struct cli *cli, const char *method, const msgpack_sbuffer *params)
 		    i < causes->via.map.size; i++) {
 			const msgpack_object *k = &causes->via.map.ptr[i].key;
 			const msgpack_object *v = &causes->via.map.ptr[i].val;
-			printf("  %6llu  %.*s\n", (unsigned long long)v->via.u64,
-			    (int)k->via.str.size, k->via.str.ptr);
+			char why[OUT_CELL_MAX];
+
+			esc_term(why, sizeof(why), k->via.str.ptr,
+			    k->via.str.size, 0, NULL);
+			printf("  %6llu  %s\n", (unsigned long long)v->via.u64,
+			    why);
 		}
 	}
 	rc = map_int(&r.result, "failed") > 0 ? EXIT_REFUSED : EXIT_OK;

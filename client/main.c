@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "autoconfig.h"
+#include "certfleet/escape.h"
 #include "certfleet/methods.h"
 #include "certfleet/wire.h"
 #include "cli.h"
@@ -80,13 +81,21 @@ usage_group(const char *word)
 int
 cli_fail(int code, const char *fmt, ...)
 {
+	char raw[2048], line[4096];
 	va_list ap;
+	int n;
 
-	fputs("certfleet: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* The daemon's messages quote names from certificates: one line,
+	 * escaped like every other output. */
+	if (n < 0)
+		n = 0;
+	esc_term(line, sizeof(line), raw, (size_t)n < sizeof(raw) ? (size_t)n :
+	    esc_utf8_trim_partial(raw, sizeof(raw) - 1), 0, NULL);
+	fprintf(stderr, "certfleet: %s%s\n", line, (size_t)n < sizeof(raw) ?
+	    "" : ESC_CUT_MARK);
 	return code;
 }
 
@@ -343,6 +352,15 @@ main(int argc, char **argv)
 	rc = cli.cmd->fn(&cli, nrest - used + 1, rest + used - 1);
 	cf_conn_close(cli.conn);
 	free(rest);
-	fflush(stdout);
+	/* A document or table that did not reach stdout whole is a failure,
+	 * said once, never an exit 0 after half the output. */
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		if (!out_failed())
+			cli_fail(EXIT_REFUSED, "cannot write the output: %s",
+			    strerror(errno));
+		return rc == EXIT_OK ? EXIT_REFUSED : rc;
+	}
+	if (out_failed() && rc == EXIT_OK)
+		return EXIT_REFUSED;
 	return rc;
 }

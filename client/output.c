@@ -1,6 +1,7 @@
 /*
  * Human and JSON output.  Everything shown to a person passes through
- * text_clean(), since names in certificates are attacker-chosen.
+ * esc_term() (certfleet/escape.h), since names in certificates are
+ * attacker-chosen; every JSON string is valid UTF-8 and printed as ASCII.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -8,8 +9,59 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certfleet/escape.h"
 #include "certfleet/wire.h"
 #include "output.h"
+
+/* Set when a JSON document could not be made or written; main() turns
+ * it into a failing exit, so a program never reads half a document. */
+static int out_error;
+
+int
+out_failed(void)
+{
+	return out_error;
+}
+
+/* A string as JSON, made valid UTF-8 first (jansson refuses anything else;
+ * the daemon sends UTF-8, but a string may come from elsewhere). */
+static json_t *
+json_text(const char *s, size_t n)
+{
+	json_t *j;
+	char *fixed;
+	size_t len;
+
+	if (esc_utf8_valid(s, n))
+		return json_stringn_nocheck(s, n);
+	len = esc_utf8_fixed_len(s, n);
+	if ((fixed = malloc(len + 1)) == NULL)
+		return NULL;
+	len = esc_utf8(fixed, len + 1, s, n, 0);
+	j = json_stringn_nocheck(fixed, len);
+	free(fixed);
+	return j;
+}
+
+/* Adds v to c (an array or, with key, an object); -1 when out of memory. */
+static int
+json_add(json_t *c, const msgpack_object *key, json_t *v)
+{
+	json_t *k;
+	int rc;
+
+	if (v == NULL)
+		return -1;
+	if (key == NULL)
+		return json_array_append_new(c, v);
+	if ((k = json_text(key->via.str.ptr, key->via.str.size)) == NULL) {
+		json_decref(v);
+		return -1;
+	}
+	rc = json_object_set_new_nocheck(c, json_string_value(k), v);
+	json_decref(k);
+	return rc;
+}
 
 json_t *
 out_json_from(const msgpack_object *o)
@@ -31,22 +83,30 @@ out_json_from(const msgpack_object *o)
 		return json_real(o->via.f64);
 	case MSGPACK_OBJECT_STR:
 	case MSGPACK_OBJECT_BIN:
-		return json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
+		return json_text(o->via.str.ptr, o->via.str.size);
 	case MSGPACK_OBJECT_ARRAY:
 		if ((j = json_array()) == NULL)
 			return NULL;
 		for (uint32_t i = 0; i < o->via.array.size; i++)
-			json_array_append_new(j, out_json_from(&o->via.array.ptr[i]));
+			if (json_add(j, NULL, out_json_from(&o->via.array.ptr[i]))
+			    == -1) {
+				json_decref(j);
+				return NULL;
+			}
 		return j;
 	case MSGPACK_OBJECT_MAP:
 		if ((j = json_object()) == NULL)
 			return NULL;
 		for (uint32_t i = 0; i < o->via.map.size; i++) {
 			const msgpack_object *k = &o->via.map.ptr[i].key;
+
 			if (k->type != MSGPACK_OBJECT_STR)
 				continue;
-			json_object_setn_new_nocheck(j, k->via.str.ptr,
-			    k->via.str.size, out_json_from(&o->via.map.ptr[i].val));
+			if (json_add(j, k, out_json_from(&o->via.map.ptr[i].val))
+			    == -1) {
+				json_decref(j);
+				return NULL;
+			}
 		}
 		return j;
 	default:
@@ -57,14 +117,27 @@ out_json_from(const msgpack_object *o)
 int
 out_json_doc(json_t *doc)
 {
-	int rc;
+	char *text;
+	int rc = 0;
 
-	if (doc == NULL)
+	if (doc == NULL) {
+		out_error = 1;
+		fprintf(stderr, "certfleet: cannot make the JSON document (out "
+		    "of memory)\n");
 		return -1;
-	/* Certificate names may hold invalid UTF-8: escape rather than fail. */
-	rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-	fputc('\n', stdout);
+	}
+	/* The whole document first: a failure prints nothing rather than
+	 * half of it.  ASCII only, so no byte of it can move a terminal. */
+	text = json_dumps(doc, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 	json_decref(doc);
+	if (text == NULL || fputs(text, stdout) == EOF ||
+	    fputc('\n', stdout) == EOF || fflush(stdout) == EOF) {
+		out_error = 1;
+		fprintf(stderr, "certfleet: cannot write the JSON document%s\n",
+		    text == NULL ? " (out of memory)" : "");
+		rc = -1;
+	}
+	free(text);
 	return rc;
 }
 
@@ -74,54 +147,53 @@ out_json(const msgpack_object *o)
 	return out_json_doc(out_json_from(o));
 }
 
-/* Copies s into buf with control characters shown as '?'. */
-static void
-text_clean(char *buf, size_t len, const char *s, size_t n)
-{
-	size_t j = 0;
+/* Text gathered raw, escaped once at the end. */
+struct raw {
+	char	*p;
+	size_t	 n, cap;
+};
 
-	for (size_t i = 0; i < n && j + 1 < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		buf[j++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+static void
+raw_add(struct raw *b, const char *s, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = (b->n + n + 1) * 2;
+		char *p = realloc(b->p, cap);
+
+		if (p == NULL)
+			return;		/* shown shorter, never wrong */
+		b->p = p;
+		b->cap = cap;
 	}
-	buf[j] = '\0';
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
 }
 
 static void
-append(char *buf, size_t len, size_t *used, const char *s, size_t n)
+raw_scalar(struct raw *b, const msgpack_object *v)
 {
-	char clean[1024];
-
-	text_clean(clean, sizeof(clean), s, n);
-	*used += snprintf(buf + *used, *used < len ? len - *used : 0, "%s", clean);
-	if (*used >= len)
-		*used = len - 1;
-}
-
-static void
-scalar_text(const msgpack_object *v, char *buf, size_t len)
-{
-	size_t used = 0;
+	char num[32];
 
 	switch (v->type) {
 	case MSGPACK_OBJECT_NIL:
-		snprintf(buf, len, "-");
+		raw_add(b, "-", 1);
 		break;
 	case MSGPACK_OBJECT_BOOLEAN:
-		snprintf(buf, len, "%s", v->via.boolean ? "yes" : "no");
+		raw_add(b, v->via.boolean ? "yes" : "no", v->via.boolean ? 3 : 2);
 		break;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		snprintf(buf, len, "%" PRIu64, v->via.u64);
+		raw_add(b, num, (size_t)snprintf(num, sizeof(num), "%" PRIu64,
+		    v->via.u64));
 		break;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		snprintf(buf, len, "%" PRId64, v->via.i64);
+		raw_add(b, num, (size_t)snprintf(num, sizeof(num), "%" PRId64,
+		    v->via.i64));
 		break;
 	case MSGPACK_OBJECT_STR:
-		buf[0] = '\0';
-		append(buf, len, &used, v->via.str.ptr, v->via.str.size);
+		raw_add(b, v->via.str.ptr, v->via.str.size);
 		break;
 	default:
-		snprintf(buf, len, "?");
+		raw_add(b, "?", 1);
 		break;
 	}
 }
@@ -131,26 +203,23 @@ out_text(const msgpack_object *map, const char *key, const char *sep,
     char *buf, size_t len)
 {
 	const msgpack_object *v = wire_map_get(map, key);
-	char one[1024];
-	size_t used = 0;
+	struct raw b = { 0 };
 
-	if (v == NULL) {
+	if (v == NULL || (v->type == MSGPACK_OBJECT_ARRAY &&
+	    v->via.array.size == 0)) {
 		snprintf(buf, len, "-");
 		return buf;
 	}
-	if (v->type != MSGPACK_OBJECT_ARRAY) {
-		scalar_text(v, buf, len);
-		return buf;
-	}
-	buf[0] = '\0';
-	for (uint32_t i = 0; i < v->via.array.size; i++) {
-		scalar_text(&v->via.array.ptr[i], one, sizeof(one));
+	if (v->type != MSGPACK_OBJECT_ARRAY)
+		raw_scalar(&b, v);
+	for (uint32_t i = 0; v->type == MSGPACK_OBJECT_ARRAY &&
+	    i < v->via.array.size; i++) {
 		if (i > 0)
-			append(buf, len, &used, sep, strlen(sep));
-		append(buf, len, &used, one, strlen(one));
+			raw_add(&b, sep, strlen(sep));
+		raw_scalar(&b, &v->via.array.ptr[i]);
 	}
-	if (v->via.array.size == 0)
-		snprintf(buf, len, "-");
+	esc_term(buf, len, b.p ? b.p : "", b.n, 0, NULL);
+	free(b.p);
 	return buf;
 }
 
@@ -194,10 +263,11 @@ out_table_add(struct out_table *t, const char *const *cells)
 		t->cap = cap;
 	}
 	for (size_t c = 0; c < t->ncols; c++) {
-		char clean[1024];
+		char clean[OUT_CELL_MAX];
 		const char *s = cells[c] ? cells[c] : "-";
 
-		text_clean(clean, sizeof(clean), s, strlen(s));
+		/* Idempotent: a cell out_text made comes out the same. */
+		esc_term(clean, sizeof(clean), s, strlen(s), 0, NULL);
 		t->cells[t->nrows * t->ncols + c] = strdup(clean);
 	}
 	t->nrows++;
@@ -207,23 +277,32 @@ out_table_add(struct out_table *t, const char *const *cells)
 void
 out_table_print(struct out_table *t, FILE *fp)
 {
-	size_t width[16] = { 0 };
+	size_t width[OUT_TABLE_COLS_MAX] = { 0 };
 
+	/* Widths in terminal columns: the cells are escaped, so every
+	 * character in them is one the terminal shows. */
 	for (size_t r = 0; r < t->nrows; r++)
-		for (size_t c = 0; c < t->ncols && c < 16; c++) {
+		for (size_t c = 0; c < t->ncols && c < OUT_TABLE_COLS_MAX; c++) {
 			const char *s = t->cells[r * t->ncols + c];
-			size_t n = s ? strlen(s) : 0;
-			if (n > width[c])
-				width[c] = n;
+			size_t w = s ? esc_width(s, strlen(s)) : 0;
+
+			if (w > width[c])
+				width[c] = w;
 		}
 	for (size_t r = 0; r < t->nrows; r++) {
 		for (size_t c = 0; c < t->ncols; c++) {
 			const char *s = t->cells[r * t->ncols + c];
-			if (c + 1 == t->ncols)
-				fprintf(fp, "%s\n", s ? s : "");
-			else
-				fprintf(fp, "%-*s  ", (int)width[c < 16 ? c : 15],
-				    s ? s : "");
+
+			s = s ? s : "";
+			fputs(s, fp);
+			if (c + 1 == t->ncols) {
+				fputc('\n', fp);
+				continue;
+			}
+			for (size_t w = esc_width(s, strlen(s));
+			    w < width[c < OUT_TABLE_COLS_MAX ? c :
+			    OUT_TABLE_COLS_MAX - 1] + 2; w++)
+				fputc(' ', fp);
 		}
 	}
 }
@@ -243,7 +322,7 @@ int
 out_table_add_keys(struct out_table *t, const msgpack_object *map,
     const char *const *keys)
 {
-	char bufs[OUT_TABLE_COLS_MAX][1024];
+	char bufs[OUT_TABLE_COLS_MAX][OUT_CELL_MAX];
 	const char *cells[OUT_TABLE_COLS_MAX];
 
 	if (t->ncols > OUT_TABLE_COLS_MAX)

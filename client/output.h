@@ -13,19 +13,28 @@
 
 /* Converts a msgpack value to JSON; NULL when out of memory. */
 json_t		*out_json_from(const msgpack_object *o);
-/* Prints o as one indented JSON document on stdout; -1 on failure. */
+/*
+ * Prints o as one indented JSON document on stdout, or nothing: -1 with a
+ * line on stderr when it cannot be made or written, and out_failed() is
+ * then true (main() exits non-zero).  out_json_doc takes doc's reference.
+ */
 int		 out_json(const msgpack_object *o);
 int		 out_json_doc(json_t *doc);
+int		 out_failed(void);
+
+/* Bytes of a table cell or out_text buffer: longer text is cut, marked. */
+#define OUT_CELL_MAX	1024
 
 /*
- * A map member as display text in buf: strings as they are (control
- * characters replaced), numbers, yes/no, "-" for nil or absent, and arrays
- * joined with sep.
+ * A map member as display text in buf: strings escaped for a terminal
+ * (esc_term), numbers, yes/no, "-" for nil or absent, and arrays joined
+ * with sep; cut on a character with a mark when buf is too small.
  */
 const char	*out_text(const msgpack_object *map, const char *key,
 		    const char *sep, char *buf, size_t len);
 
-/* Prints "label:  value" lines aligned at width. */
+/* Prints "label:  value" lines aligned at width; value is escaped text
+ * (out_text's). */
 void		 out_field(const char *label, const char *value, int width);
 
 struct out_table;

@@ -86,7 +86,8 @@ check_dir() {
 run_valgrind() {
 	log "valgrind: unit tests"
 	for t in test_wire test_x509 test_store test_config test_schedule \
-	    test_keystore test_techzone test_acme test_dns test_cert test_tlslib; do
+	    test_keystore test_techzone test_acme test_dns test_cert test_tlslib \
+	    test_escape; do
 		rc=0
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		    --error-exitcode=99 build/tests/unit/$t >build/valgrind-$t.out 2>&1 || rc=$?
@@ -120,8 +121,9 @@ run_fuzzers() {
 	    LDFLAGS="-fsanitize=address,undefined"
 	make -s -C build-fuzz -j"$JOBS" tests/fuzz/fuzz_frame tests/fuzz/fuzz_pem \
 	    tests/fuzz/fuzz_target tests/fuzz/fuzz_techzone tests/fuzz/fuzz_acme \
-	    tests/fuzz/fuzz_cname >/dev/null
-	for t in frame pem target techzone acme cname; do
+	    tests/fuzz/fuzz_cname tests/fuzz/fuzz_esc_term tests/fuzz/fuzz_esc_log \
+	    tests/fuzz/fuzz_esc_utf8 >/dev/null
+	for t in frame pem target techzone acme cname esc_term esc_log esc_utf8; do
 		work=build-fuzz/corpus-$t
 		mkdir -p "$work"
 		cp -f tests/fuzz/corpus/$t/* "$work/"

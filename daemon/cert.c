@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "certfleet/escape.h"
 #include "certfleet/wire.h"
 #include "acme.h"
 #include "cert.h"
@@ -37,27 +38,17 @@
 /* --- domain names ---------------------------------------------------------- */
 
 /*
- * A name quoted for a message: bytes outside printable ASCII as \xNN, so the
- * sentence stays plain text whatever the input held; long names are cut.
+ * A name quoted for a message in the one escaped form (esc_term), so the
+ * sentence stays plain text whatever the input held; long names are cut
+ * and marked.
  */
 static const char *
 quoted(const char *s, size_t len, char *buf, size_t buflen)
 {
-	size_t o = 0;
+	size_t o;
 
-	buf[o++] = '\'';
-	for (size_t i = 0; i < len && o + 8 < buflen; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\')
-			o += (size_t)snprintf(buf + o, buflen - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-		if (i + 1 < len && o + 8 >= buflen) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-		}
-	}
+	buf[0] = '\'';
+	o = 1 + esc_term(buf + 1, buflen - 2, s, len, 0, NULL);
 	buf[o++] = '\'';
 	buf[o] = '\0';
 	return buf;
@@ -761,10 +752,10 @@ set_builtin(struct daemon *d, struct store_ca *ca,
 		ok = 0;
 	}
 	if (p->acme_profile == NULL)
-		snprintf(msg, sizeof(msg), "CA profile '%s': EAB key id set",
+		esc_format(msg, sizeof(msg), "CA profile '%s': EAB key id set",
 		    ca->name);
 	else
-		snprintf(msg, sizeof(msg), "CA profile '%s': %sACME profile "
+		esc_format(msg, sizeof(msg), "CA profile '%s': %sACME profile "
 		    "%s%s", ca->name, p->eab_kid ? "EAB key id set, " : "",
 		    prof ? "set to " : "cleared", prof ? prof : "");
 	if (write_end_event(d, ok, p->eab_kid ? "ca_eab_set" :
@@ -821,7 +812,7 @@ cert_ca_add(struct daemon *d, const struct cert_ca_params *p, struct cf_err *e)
 	else if (rc == -1)
 		e->code = WIRE_UNAVAILABLE;
 	ok = rc == 0 && (p->eab_kid == NULL || store_eab(d, ca.id, p, e) == 0);
-	snprintf(msg, sizeof(msg), "CA profile '%s' added (%s%s%s)", p->name,
+	esc_format(msg, sizeof(msg), "CA profile '%s' added (%s%s%s)", p->name,
 	    p->directory, ca.acme_profile ? ", ACME profile " : "",
 	    ca.acme_profile ? ca.acme_profile : "");
 	if (write_end_event(d, ok, "ca_added", msg, e) == -1)
@@ -860,7 +851,7 @@ cert_ca_delete(struct daemon *d, const char *name, struct cf_err *e)
 	rc = store_ca_delete(d->store, ca->id, e->msg, sizeof(e->msg));
 	if (rc != 0)
 		e->code = rc == 1 ? WIRE_NOT_FOUND : WIRE_UNAVAILABLE;
-	snprintf(msg, sizeof(msg), "CA profile '%s' deleted", ca->name);
+	esc_format(msg, sizeof(msg), "CA profile '%s' deleted", ca->name);
 	store_ca_free(ca);
 	if (write_end_event(d, rc == 0, "ca_deleted", msg, e) == -1)
 		return -1;
@@ -1014,7 +1005,7 @@ static void
 cert_summary(const struct store_cert *c, const char *what, char *msg,
     size_t len)
 {
-	snprintf(msg, len, "certificate %lld (%s%s) %s", (long long)c->id,
+	esc_format(msg, len, "certificate %lld (%s%s) %s", (long long)c->id,
 	    c->domain, c->naliases ? " and aliases" : "", what);
 }
 
@@ -1105,7 +1096,7 @@ cert_delete(struct daemon *d, int64_t id, struct cf_err *e)
 		return -1;
 	rc = store_cert_delete(d->store, id, e->msg, sizeof(e->msg));
 	cf_err_store(e, rc, "no certificate %lld", (long long)id);
-	snprintf(msg, sizeof(msg), "certificate %lld deleted", (long long)id);
+	esc_format(msg, sizeof(msg), "certificate %lld deleted", (long long)id);
 	if (write_end_event(d, rc == 0, "cert_deleted", msg, e) == -1)
 		return -1;
 	log_info("%s", msg);
@@ -1256,7 +1247,7 @@ csr_key_cb(EVP_PKEY *key, const char *kerr, void *arg)
 	rc = store_cert_update(d->store, c, e.msg, sizeof(e.msg));
 	if (rc != 0)
 		e.code = rc == 1 ? WIRE_ABORTED : WIRE_UNAVAILABLE;
-	snprintf(msg, sizeof(msg), "certificate %lld: %s key and CSR made, "
+	esc_format(msg, sizeof(msg), "certificate %lld: %s key and CSR made, "
 	    "label %s, pending", (long long)c->id, c->key_type, c->label);
 	if (write_end_event(d, rc == 0, "cert_csr", msg, &e) == -1)
 		goto fail;
@@ -1417,6 +1408,20 @@ import_names(struct store_cert *c, const struct x509_facts *f, struct cf_err *e)
 		free(v);
 		return cf_err_set(e, WIRE_INVALID_ARGUMENT, "the certificate "
 		    "names no subject (no CN and no subject alternative name)");
+	}
+	for (size_t i = 0; i < n; i++) {
+		char qb[96];
+		size_t len = strlen(v[i]);
+
+		if (len > 0 && !esc_needs_escape(v[i], len))
+			continue;
+		cf_err_set(e, WIRE_INVALID_ARGUMENT, len == 0 ? "the "
+		    "certificate has an empty name" : "the certificate's name %s "
+		    "holds a control or invisible character; a managed "
+		    "certificate's names must be shown as they are",
+		    quoted(v[i], len, qb, sizeof(qb)));
+		free(v);
+		return -1;
 	}
 	rc = set_str(&c->domain, v[0], e) == -1 ||
 	    set_aliases(c, v + 1, n - 1, e) == -1 ? -1 : 0;

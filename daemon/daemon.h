@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "certfleet/escape.h"
 #include "certfleet/wire.h"
 
 struct cert_jobs;
@@ -72,7 +73,8 @@ static inline void
 cf_err_vset(struct cf_err *e, int code, const char *fmt, va_list ap)
 {
 	e->code = code;
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	/* Messages quote names from certificates: cut on a character. */
+	esc_vformat(e->msg, sizeof(e->msg), fmt, ap);
 }
 
 static inline int

@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "certfleet/escape.h"
 #include "acme.h"
 #include "cert.h"
 #include "certfleet/wire.h"
@@ -405,7 +406,7 @@ job_fail(struct job *j, const char *why, const struct acme_problem *p,
 		delay = retry_after;
 	memcpy(c->status, "error", 6);
 	c->next_attempt_at = now + delay;
-	snprintf(msg, sizeof(msg), "%s", why);
+	esc_format(msg, sizeof(msg), "%s", why);
 	set_str(&c->last_error, msg);
 	set_str(&c->problem_type, p != NULL && p->type[0] ? p->type : NULL);
 	if (j->order != NULL) {
@@ -416,7 +417,7 @@ job_fail(struct job *j, const char *why, const struct acme_problem *p,
 	}
 	unpublish(j);
 	clock_rfc3339(c->next_attempt_at, when, sizeof(when));
-	snprintf(msg, sizeof(msg), "certificate %lld (%s): %s failed: %s; "
+	esc_format(msg, sizeof(msg), "certificate %lld (%s): %s failed: %s; "
 	    "failed %d time%s, next try at %s", (long long)c->id, c->domain,
 	    j->reason, why, c->failures, c->failures == 1 ? "" : "s", when);
 	log_warn("%s", msg);
@@ -472,7 +473,7 @@ cname_wait(struct job *j, const char *why)
 	/* Said once per cause, not on every poll. */
 	if (c->last_error == NULL || strcmp(c->last_error, why) != 0) {
 		set_str(&c->last_error, why);
-		snprintf(msg, sizeof(msg), "certificate %lld (%s): waiting for "
+		esc_format(msg, sizeof(msg), "certificate %lld (%s): waiting for "
 		    "DNS: %.1500s", (long long)c->id, c->domain, why);
 		log_info("%s", msg);
 		job_save(j, "cert_waiting", msg);
@@ -503,10 +504,10 @@ cname_cb(enum dns_cname_status st, const char *target, const char *why,
 		return;
 	}
 	if (st == DNS_CNAME_FOUND)
-		snprintf(msg, sizeof(msg), "_acme-challenge.%s. is a CNAME to "
+		esc_format(msg, sizeof(msg), "_acme-challenge.%s. is a CNAME to "
 		    "%s. but must point to %s.", base, target, expected);
 	else
-		snprintf(msg, sizeof(msg), "_acme-challenge.%s. must be a CNAME "
+		esc_format(msg, sizeof(msg), "_acme-challenge.%s. must be a CNAME "
 		    "to %s. (%s)", base, expected, why);
 	cname_wait(j, msg);
 }
@@ -920,7 +921,7 @@ order_dispatch(struct job *j, const struct acme_order *o, int64_t retry_after)
 		job_step(j);
 		return;
 	default:
-		snprintf(msg, sizeof(msg), "the CA's order is %s%s%s",
+		esc_format(msg, sizeof(msg), "the CA's order is %s%s%s",
 		    acme_status_name(o->status), o->has_error ? ": " : "",
 		    o->has_error ? o->error.detail : "");
 		job_fail(j, msg, o->has_error ? &o->error : NULL, retry_after);
@@ -1308,7 +1309,7 @@ install(struct job *j, STACK_OF(X509) *chain, char *err, size_t errlen)
 	    store_techzone_remove_cert(is->d->store, c->id, NULL, err,
 	    errlen) == 0;
 	clock_rfc3339(f->valid_until, when, sizeof(when));
-	snprintf(msg, sizeof(msg), "certificate %lld (%s) %s: serial %s, valid "
+	esc_format(msg, sizeof(msg), "certificate %lld (%s) %s: serial %s, valid "
 	    "until %s (%lld ms)", (long long)c->id, c->domain, j->renewal ?
 	    "renewed" : "issued", f->serial_number ? f->serial_number : "?", when,
 	    (long long)(clock_mono_ms() - j->started_ms));
@@ -1757,7 +1758,7 @@ revoke_cb(const struct acme_result *res, void *arg)
 		memcpy(c->status, "revoked", 8);
 		c->next_attempt_at = 0;
 		c->updated_at = clock_now();
-		snprintf(msg, sizeof(msg), "certificate %lld (%s) revoked",
+		esc_format(msg, sizeof(msg), "certificate %lld (%s) revoked",
 		    (long long)c->id, c->domain);
 		if (write_begin(is, err, sizeof(err)) == -1 ||
 		    write_end(is, store_cert_update(is->d->store, c, err,

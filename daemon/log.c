@@ -1,6 +1,8 @@
 /*
  * Logging: one line per call, "LEVEL: message", to stderr (journald adds the
- * time under systemd) and optionally to syslog.
+ * time under systemd) and optionally to syslog.  Messages carry names from
+ * certificates and peers' errors, so each is escaped (esc_log) here, once:
+ * no caller can forge a line or send a control sequence to a terminal.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certfleet/escape.h"
 #include "log.h"
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -58,16 +61,25 @@ log_level_name(int level)
 void
 log_msg(int level, const char *fmt, ...)
 {
-	char line[2048], stamp[32];
+	char raw[2048], line[4096], stamp[32];
 	va_list ap;
 	time_t now;
 	struct tm tm;
+	int n;
 
 	if (level > log_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	/* A message longer than raw was cut by vsnprintf: mark it. */
+	esc_log(line, sizeof(line), raw, (size_t)n < sizeof(raw) ? (size_t)n :
+	    esc_utf8_trim_partial(raw, sizeof(raw) - 1));
+	if ((size_t)n >= sizeof(raw))
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s",
+		    ESC_CUT_MARK);
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);

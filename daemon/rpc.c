@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "certfleet/escape.h"
 #include "certfleet/wire.h"
 #include "daemon.h"
 #include "log.h"
@@ -353,7 +354,7 @@ rpc_call_error(struct rpc_call *call, int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	esc_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	conn_send_error(call->conn, call->msgid, code, msg);
 	call_free(call);

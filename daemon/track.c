@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "certfleet/escape.h"
 #include "certfleet/wire.h"
 #include "clock.h"
 #include "daemon.h"
@@ -74,7 +75,7 @@ track_add_pem(struct daemon *d, const char *pem, size_t len, struct cf_err *e)
 		store_item_free(item);
 		return NULL;
 	}
-	snprintf(msg, sizeof(msg), "added from PEM: %s, valid until %s",
+	esc_format(msg, sizeof(msg), "added from PEM: %s, valid until %s",
 	    facts->common_name ? facts->common_name : facts->subject,
 	    clock_rfc3339(facts->valid_until, err, sizeof(err)));
 	if (store_item_insert(d->store, item, e->msg, sizeof(e->msg)) == -1 ||
@@ -114,7 +115,7 @@ track_delete(struct daemon *d, int64_t id, struct cf_err *e)
 	if (rc == 0)
 		rc = store_snapshots_delete(d->store, id, e->msg, sizeof(e->msg));
 	if (rc == 0) {
-		snprintf(msg, sizeof(msg), "item %lld deleted", (long long)id);
+		esc_format(msg, sizeof(msg), "item %lld deleted", (long long)id);
 		if (store_event_add(d->store, clock_now(), id, "deleted", msg,
 		    e->msg, sizeof(e->msg)) == -1)
 			rc = -1;
@@ -147,7 +148,7 @@ track_set_active(struct daemon *d, int64_t id, int active, struct cf_err *e)
 	    clock_now() : 0;
 	rc = store_item_set_active(d->store, id, active, next, e->msg,
 	    sizeof(e->msg));
-	snprintf(msg, sizeof(msg), "item %lld %s", (long long)id, kind);
+	esc_format(msg, sizeof(msg), "item %lld %s", (long long)id, kind);
 	if (rc == 0 && store_event_add(d->store, clock_now(), id, kind, msg,
 	    e->msg, sizeof(e->msg)) == -1)
 		rc = -1;
@@ -409,7 +410,7 @@ item_store(struct daemon *d, struct store_item *item, int is_new,
 		    res->chain_sha256, item->facts->fingerprint_sha256,
 		    res->chain_length, res->chain_pem, e->msg, sizeof(e->msg));
 	if (res->outcome == PROBE_OK)
-		snprintf(msg, sizeof(msg), "%s check of %s:%d: %s, valid until "
+		esc_format(msg, sizeof(msg), "%s check of %s:%d: %s, valid until "
 		    "%s%s%s", origin, item->host, item->port,
 		    changed ? (is_new ? "first chain recorded" : "chain changed") :
 		    "chain unchanged",
@@ -418,7 +419,7 @@ item_store(struct daemon *d, struct store_item *item, int is_new,
 		    item->chain_valid == 1 ? "" : (item->verify_error ?
 		    item->verify_error : "?"));
 	else
-		snprintf(msg, sizeof(msg), "%s check of %s:%d failed: %s", origin,
+		esc_format(msg, sizeof(msg), "%s check of %s:%d failed: %s", origin,
 		    item->host, item->port, item->check_error ?
 		    item->check_error : res->error);
 	if (rc == 0)

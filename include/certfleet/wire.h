@@ -1,7 +1,7 @@
 /*
  * The wire contract between certfleetd and its clients: framing, message
  * shapes, status codes and method names.  The daemon, the client, the tests
- * and the fuzzers all link the one implementation in daemon/wire.c.
+ * and the fuzzers all link the one implementation in lib/wire.c.
  */
 #ifndef CERTFLEET_WIRE_H
 #define CERTFLEET_WIRE_H
@@ -71,8 +71,10 @@ int	 wire_unpack(const uint8_t *buf, size_t len, msgpack_zone *zone,
 /* Looks up a string key in a map object; NULL when absent. */
 const msgpack_object *wire_map_get(const msgpack_object *map, const char *key);
 
-/* Packs a C string, or nil for NULL. */
+/* Packs a C string, or nil for NULL; wire_pack_strn packs s[0..n).  Both
+ * pack valid UTF-8: each invalid byte becomes U+FFFD. */
 void	 wire_pack_str(msgpack_packer *pk, const char *s);
+void	 wire_pack_strn(msgpack_packer *pk, const char *s, size_t n);
 void	 wire_pack_kv_str(msgpack_packer *pk, const char *key, const char *val);
 void	 wire_pack_kv_int(msgpack_packer *pk, const char *key, int64_t val);
 void	 wire_pack_kv_bool(msgpack_packer *pk, const char *key, int val);

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the frame checks and msgpack decoding in daemon/wire.c.
+ * Unit tests for the frame checks and msgpack decoding in lib/wire.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>

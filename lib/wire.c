@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "certfleet/escape.h"
 #include "certfleet/wire.h"
 
 /* Bounds the msgpack_object array msgpack-c builds: 24 bytes each. */
@@ -216,9 +217,35 @@ wire_pack_str(msgpack_packer *pk, const char *s)
 		msgpack_pack_nil(pk);
 		return;
 	}
-	size_t n = strlen(s);
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
+	wire_pack_strn(pk, s, strlen(s));
+}
+
+void
+wire_pack_strn(msgpack_packer *pk, const char *s, size_t n)
+{
+	static const char fffd[] = "\xef\xbf\xbd";
+	size_t i = 0, run = 0, k;
+	uint32_t cp;
+
+	if (esc_utf8_valid(s, n)) {
+		msgpack_pack_str(pk, n);
+		msgpack_pack_str_body(pk, s, n);
+		return;
+	}
+	/* Every string on the wire is UTF-8: an invalid byte is U+FFFD. */
+	msgpack_pack_str(pk, esc_utf8_fixed_len(s, n));
+	while (i + run < n) {
+		k = esc_utf8_decode(s + i + run, n - i - run, &cp);
+		if (cp != ESC_INVALID) {
+			run += k;
+			continue;
+		}
+		msgpack_pack_str_body(pk, s + i, run);
+		msgpack_pack_str_body(pk, fffd, 3);
+		i += run + 1;
+		run = 0;
+	}
+	msgpack_pack_str_body(pk, s + i, run);
 }
 
 void
