@@ -2,8 +2,12 @@
  * certfleet status, events and methods.
  */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "certfleet/methods.h"
 #include "certfleet/wire.h"
@@ -11,6 +15,7 @@
 #include "output.h"
 
 static int cmd_status(struct cli *, int, char **);
+static int cmd_events_kinds(struct cli *, int, char **);
 static int cmd_events(struct cli *, int, char **);
 static int cmd_methods(struct cli *, int, char **);
 static int cmd_debug_clock(struct cli *, int, char **);
@@ -19,11 +24,24 @@ const struct cli_cmd cli_misc_cmds[] = {
 	{ "status", cmd_status, "",
 	  "daemon version, uptime, schema version and counts", "",
 	  M_DAEMON_STATUS },
-	{ "events", cmd_events, "[--item ID] [--limit N]",
-	  "the activity feed, newest first",
-	  "  --item ID   only events about this item (deleted items too)\n"
-	  "  --limit N   at most N events (default 50, at most 10000)\n",
+	{ "events", cmd_events, "[--follow] [--after ID] [--kinds K,...] "
+	  "[--subject TYPE:ID | --item ID] [--limit N]",
+	  "the activity feed, newest first; --follow streams new events",
+	  "  --follow         print events as they commit, oldest first, until\n"
+	  "                   the daemon stops (--json: one JSON object a line);\n"
+	  "                   reconnect with --after the last ID printed: no gap,\n"
+	  "                   no duplicate (calls Events.Watch)\n"
+	  "  --after ID       only events newer than ID\n"
+	  "  --kinds K,...    only these kinds ('certfleet events kinds' lists\n"
+	  "                   them)\n"
+	  "  --subject T:ID   only events about one thing: tracked:3,\n"
+	  "                   certificate:5, ca:2, sink:1\n"
+	  "  --item ID        the same as --subject tracked:ID\n"
+	  "  --limit N        at most N events (default 50, at most 10000)\n",
 	  M_EVENTS_LIST },
+	{ "events kinds", cmd_events_kinds, "",
+	  "every event kind, its usual severity and what it means", "",
+	  M_EVENTS_KINDS },
 	{ "methods", cmd_methods, "",
 	  "the RPC methods the daemon serves", "", M_DAEMON_METHODS },
 	{ "debug clock", cmd_debug_clock, "SECONDS",
@@ -95,40 +113,119 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static const char *const events_headers[] = { "ID", "TIME", "SEVERITY",
+    "SUBJECT", "KIND", "MESSAGE" };
+static const char *const events_keys[] = { "id", "at", "severity", "subject",
+    "kind", "message" };
+
+/* One event as it arrives: a JSON line, or a row (no alignment: the rows
+ * come one by one). */
+static void
+follow_print(const msgpack_object *ev, void *arg)
+{
+	struct cli *cli = arg;
+	char buf[OUT_CELL_MAX];
+	json_t *j;
+	char *text;
+
+	if (cli->json) {
+		if ((j = out_json_from(ev)) == NULL ||
+		    (text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII)) ==
+		    NULL) {
+			json_decref(j);
+			return;
+		}
+		puts(text);
+		free(text);
+		json_decref(j);
+	} else {
+		for (size_t i = 0; i < 6; i++)
+			printf("%s%s", i ? "  " : "", out_text(ev,
+			    events_keys[i], ",", buf, sizeof(buf)));
+		putchar('\n');
+	}
+	fflush(stdout);
+}
+
 static int
 cmd_events(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "item", required_argument, NULL, 'i' },
+		{ "subject", required_argument, NULL, 's' },
+		{ "after", required_argument, NULL, 'a' },
+		{ "kinds", required_argument, NULL, 'k' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "follow", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const headers[] = { "TIME", "ITEM", "KIND", "MESSAGE" };
-	static const char *const keys[] = { "at", "item", "kind", "message" };
-	int64_t item = 0, limit = 50;
+	const char *subject = NULL, *kinds = NULL;
+	int64_t item = 0, limit = 50, after = -1;
+	int follow = 0, ch, rc, n;
+	struct cf_reply r;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch == 'i' && cli_parse_id(optarg, &item) == 0)
 			continue;
 		if (ch == 'l' && cli_parse_int(optarg, 1, 10000, &limit) == 0)
 			continue;
+		if (ch == 'a' && cli_parse_int(optarg, 0, INT64_MAX, &after) == 0)
+			continue;
+		if (ch == 's' || ch == 'k' || ch == 'f') {
+			subject = ch == 's' ? optarg : subject;
+			kinds = ch == 'k' ? optarg : kinds;
+			follow |= ch == 'f';
+			continue;
+		}
 		return cli_usage_error(cli, ch == 'i' ? "bad item ID" :
-		    ch == 'l' ? "--limit must be 1..10000" : "unknown option");
+		    ch == 'l' ? "--limit must be 1..10000" : ch == 'a' ?
+		    "--after needs an event ID" : "unknown option");
 	}
 	if (optind != argc)
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+	if (item && subject)
+		return cli_usage_error(cli, "give --item or --subject, not both");
+	n = (item != 0) + (subject != NULL) + (after >= 0) + (kinds != NULL) +
+	    !follow;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, item ? 2 : 1);
-	wire_pack_kv_int(&pk, "limit", limit);
+	msgpack_pack_map(&pk, n);
+	if (!follow)
+		wire_pack_kv_int(&pk, "limit", limit);
 	if (item)
 		wire_pack_kv_int(&pk, "item", item);
-	rc = cli_call_list(cli, M_EVENTS_LIST, &sb, 4, headers, keys);
+	if (subject)
+		wire_pack_kv_str(&pk, "subject", subject);
+	if (after >= 0)
+		wire_pack_kv_int(&pk, "after", after);
+	if (kinds)
+		wire_pack_kv_str(&pk, "kinds", kinds);
+	if (!follow) {
+		rc = cli_call_list(cli, M_EVENTS_LIST, &sb, 6, events_headers,
+		    events_keys);
+		msgpack_sbuffer_destroy(&sb);
+		return rc;
+	}
+	/* Streams until the daemon ends it; the last id printed is the
+	 * cursor for --after on reconnecting. */
+	rc = cli_call(cli, M_EVENTS_WATCH, &sb, follow_print, cli, &r);
 	msgpack_sbuffer_destroy(&sb);
+	if (rc == EXIT_OK)
+		cf_reply_free(&r);
 	return rc;
+}
+
+static int
+cmd_events_kinds(struct cli *cli, int argc, char **argv)
+{
+	static const char *const headers[] = { "KIND", "SEVERITY", "MEANING" };
+	static const char *const keys[] = { "kind", "severity", "summary" };
+
+	if (argc != 1)
+		return cli_usage_error(cli, "takes no arguments");
+	return cli_call_list(cli, M_EVENTS_KINDS, NULL, 3, headers, keys);
 }
 
 static int

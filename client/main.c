@@ -102,15 +102,15 @@ cli_fail(int code, const char *fmt, ...)
 int
 cli_usage_error(struct cli *cli, const char *fmt, ...)
 {
+	char why[1024];
 	va_list ap;
 
-	fprintf(stderr, "certfleet: %s: ", cli->cmd->words);
+	/* Quotes the user's arguments: escaped by cli_fail like the rest. */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (usage: certfleet %s %s)\n", cli->cmd->words,
-	    cli->cmd->args);
-	return EXIT_USAGE;
+	return cli_fail(EXIT_USAGE, "%s: %s (usage: certfleet %s %s)",
+	    cli->cmd->words, why, cli->cmd->words, cli->cmd->args);
 }
 
 int

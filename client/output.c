@@ -114,6 +114,35 @@ out_json_from(const msgpack_object *o)
 	}
 }
 
+/*
+ * jansson escapes bytes below 0x20 but passes DEL (0x7f) through, even
+ * with JSON_ENSURE_ASCII.  A DEL can only stand inside a string, so each
+ * becomes \u007f.  Takes text; returns the new text, or NULL.
+ */
+static char *
+json_escape_del(char *text)
+{
+	size_t n = 0, len = strlen(text);
+	char *out, *o;
+
+	for (size_t i = 0; i < len; i++)
+		n += text[i] == 0x7f;
+	if (n == 0)
+		return text;
+	if ((out = malloc(len + n * 5 + 1)) != NULL) {
+		o = out;
+		for (size_t i = 0; i < len; i++)
+			if (text[i] == 0x7f) {
+				memcpy(o, "\\u007f", 6);
+				o += 6;
+			} else
+				*o++ = text[i];
+		*o = '\0';
+	}
+	free(text);
+	return out;
+}
+
 int
 out_json_doc(json_t *doc)
 {
@@ -130,6 +159,8 @@ out_json_doc(json_t *doc)
 	 * half of it.  ASCII only, so no byte of it can move a terminal. */
 	text = json_dumps(doc, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 	json_decref(doc);
+	if (text != NULL)
+		text = json_escape_del(text);
 	if (text == NULL || fputs(text, stdout) == EOF ||
 	    fputc('\n', stdout) == EOF || fflush(stdout) == EOF) {
 		out_error = 1;
@@ -191,6 +222,18 @@ raw_scalar(struct raw *b, const msgpack_object *v)
 		break;
 	case MSGPACK_OBJECT_STR:
 		raw_add(b, v->via.str.ptr, v->via.str.size);
+		break;
+	case MSGPACK_OBJECT_MAP:
+		/* A small map ({type, id}: a subject) as its values, "tracked:3". */
+		for (uint32_t i = 0; i < v->via.map.size; i++) {
+			const msgpack_object *e = &v->via.map.ptr[i].val;
+
+			if (i > 0)
+				raw_add(b, ":", 1);
+			if (e->type != MSGPACK_OBJECT_MAP &&
+			    e->type != MSGPACK_OBJECT_ARRAY)
+				raw_scalar(b, e);
+		}
 		break;
 	default:
 		raw_add(b, "?", 1);

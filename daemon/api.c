@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "certfleet/methods.h"
 #include "certfleet/wire.h"
 #include "api.h"
@@ -41,7 +43,12 @@ const struct rpc_method api_methods[] = {
 	{ M_TRACK_RAW, api_track_raw, RPC_ROLE_OPERATOR,
 	  "one snapshot's chain as PEM" },
 	{ M_EVENTS_LIST, api_events_list, RPC_ROLE_OPERATOR,
-	  "the activity feed, newest first" },
+	  "the activity feed, newest first (filters: after, before, kinds, "
+	  "subject)" },
+	{ M_EVENTS_WATCH, api_events_watch, RPC_ROLE_OPERATOR,
+	  "stream events as they commit, from a cursor (after)" },
+	{ M_EVENTS_KINDS, api_events_kinds, RPC_ROLE_OPERATOR,
+	  "every event kind with its usual severity" },
 	{ M_CA_ADD, api_ca_add, RPC_ROLE_OPERATOR,
 	  "add a CA profile, or set a built-in profile's EAB" },
 	{ M_CA_LIST, api_ca_list, RPC_ROLE_OPERATOR,
@@ -362,6 +369,59 @@ api_pack_time(msgpack_packer *pk, const char *key, int64_t t)
 		msgpack_pack_nil(pk);
 	else
 		wire_pack_str(pk, clock_rfc3339(t, buf, sizeof(buf)));
+}
+
+static void
+pack_json(msgpack_packer *pk, json_t *j, int depth)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	switch (depth < WIRE_DEPTH_MAX - 4 ? json_typeof(j) : JSON_NULL) {
+	case JSON_OBJECT:
+		msgpack_pack_map(pk, json_object_size(j));
+		json_object_foreach(j, key, v) {
+			wire_pack_key(pk, key);
+			pack_json(pk, v, depth + 1);
+		}
+		break;
+	case JSON_ARRAY:
+		msgpack_pack_array(pk, json_array_size(j));
+		json_array_foreach(j, i, v)
+			pack_json(pk, v, depth + 1);
+		break;
+	case JSON_STRING:
+		wire_pack_strn(pk, json_string_value(j), json_string_length(j));
+		break;
+	case JSON_INTEGER:
+		msgpack_pack_int64(pk, json_integer_value(j));
+		break;
+	case JSON_REAL:
+		msgpack_pack_double(pk, json_real_value(j));
+		break;
+	case JSON_TRUE:
+		msgpack_pack_true(pk);
+		break;
+	case JSON_FALSE:
+		msgpack_pack_false(pk);
+		break;
+	default:
+		msgpack_pack_nil(pk);
+		break;
+	}
+}
+
+void
+api_pack_json_text(msgpack_packer *pk, const char *text)
+{
+	json_t *j = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+
+	if (j == NULL)
+		msgpack_pack_map(pk, 0);
+	else
+		pack_json(pk, j, 0);
+	json_decref(j);
 }
 
 void

@@ -13,6 +13,7 @@
 #include "rpc.h"
 
 struct cf_err;
+struct daemon;
 struct store_item;
 
 extern const struct rpc_method api_methods[];
@@ -56,6 +57,9 @@ void	 api_fail(struct rpc_call *call, const struct cf_err *e);
 void	 api_reply_array(struct rpc_call *call, msgpack_sbuffer *sb, size_t n);
 
 void	 api_pack_time(msgpack_packer *pk, const char *key, int64_t t);
+/* A JSON document's text (a stored event's data) as msgpack; {} when it
+ * does not parse. */
+void	 api_pack_json_text(msgpack_packer *pk, const char *text);
 /* Answers {id, deleted: true}. */
 void	 api_reply_deleted(struct rpc_call *call, int64_t id);
 void	 api_pack_strs(msgpack_packer *pk, const char *key, char *const *v,
@@ -85,6 +89,10 @@ void	 api_track_import(struct rpc_call *, const msgpack_object *);
 void	 api_track_history(struct rpc_call *, const msgpack_object *);
 void	 api_track_raw(struct rpc_call *, const msgpack_object *);
 void	 api_events_list(struct rpc_call *, const msgpack_object *);
+void	 api_events_watch(struct rpc_call *, const msgpack_object *);
+void	 api_events_kinds(struct rpc_call *, const msgpack_object *);
+/* Ends every Events.Watch stream (at shutdown), answering each. */
+void	 api_events_watch_stop(struct daemon *d);
 void	 api_debug_set_clock(struct rpc_call *, const msgpack_object *);
 void	 api_ca_add(struct rpc_call *, const msgpack_object *);
 void	 api_ca_list(struct rpc_call *, const msgpack_object *);

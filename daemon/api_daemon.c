@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
+#include "expiry.h"
 #include "log.h"
 #include "schedule.h"
 #include "store.h"
@@ -144,6 +145,8 @@ api_debug_set_clock(struct rpc_call *call, const msgpack_object *params)
 	    clock_rfc3339(clock_now(), buf, sizeof(buf)), (long long)offset);
 	if (d->sched != NULL)
 		scheduler_kick(d->sched);
+	if (d->expiry != NULL)
+		expiry_kick(d->expiry);
 	msgpack_packer *pk = rpc_call_result(call);
 	msgpack_pack_map(pk, 2);
 	wire_pack_kv_int(pk, "offset", offset);

@@ -26,6 +26,8 @@
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
+#include "event.h"
+#include "expiry.h"
 #include "issue.h"
 #include "keystore.h"
 #include "log.h"
@@ -496,15 +498,26 @@ write_begin(struct daemon *d, struct cf_err *e)
 	return 0;
 }
 
-/* Ends a write bracket with an event; -1 (rolled back) with e. */
+/*
+ * Ends a write bracket with an event about the subject (c's names and facts
+ * in its data when c is given); -1 (rolled back) with e.
+ */
 static int
-write_end_event(struct daemon *d, int ok, const char *kind, const char *msg,
-    struct cf_err *e)
+write_end_event(struct daemon *d, int ok, const char *kind,
+    const char *subject_type, int64_t subject_id, const struct store_cert *c,
+    const char *msg, struct cf_err *e)
 {
-	if (ok && store_event_add(d->store, clock_now(), 0, kind, msg, e->msg,
-	    sizeof(e->msg)) == -1) {
-		e->code = WIRE_UNAVAILABLE;
-		ok = 0;
+	struct event ev;
+
+	if (ok) {
+		event_init(&ev, kind, subject_type, subject_id);
+		esc_format(ev.message, sizeof(ev.message), "%s", msg);
+		if (c != NULL)
+			event_cert(&ev, c, clock_now());
+		if (event_record(d, &ev, e->msg, sizeof(e->msg)) == -1) {
+			e->code = WIRE_UNAVAILABLE;
+			ok = 0;
+		}
 	}
 	store_write_end(d->store, ok);
 	return ok ? 0 : -1;
@@ -759,7 +772,8 @@ set_builtin(struct daemon *d, struct store_ca *ca,
 		    "%s%s", ca->name, p->eab_kid ? "EAB key id set, " : "",
 		    prof ? "set to " : "cleared", prof ? prof : "");
 	if (write_end_event(d, ok, p->eab_kid ? "ca_eab_set" :
-	    "ca_acme_profile_set", msg, e) == -1) {
+	    "ca_acme_profile_set", EVENT_SUBJECT_CA, ca->id, NULL, msg,
+	    e) == -1) {
 		store_ca_free(ca);
 		return NULL;
 	}
@@ -815,7 +829,8 @@ cert_ca_add(struct daemon *d, const struct cert_ca_params *p, struct cf_err *e)
 	esc_format(msg, sizeof(msg), "CA profile '%s' added (%s%s%s)", p->name,
 	    p->directory, ca.acme_profile ? ", ACME profile " : "",
 	    ca.acme_profile ? ca.acme_profile : "");
-	if (write_end_event(d, ok, "ca_added", msg, e) == -1)
+	if (write_end_event(d, ok, "ca_added", EVENT_SUBJECT_CA, ca.id, NULL,
+	    msg, e) == -1)
 		return NULL;
 	log_info("%s", msg);
 	return cert_ca_get(d, p->name, e);
@@ -826,6 +841,7 @@ cert_ca_delete(struct daemon *d, const char *name, struct cf_err *e)
 {
 	struct store_ca *ca;
 	char msg[256];
+	int64_t id;
 	int rc;
 
 	if ((ca = cert_ca_get(d, name, e)) == NULL)
@@ -852,8 +868,10 @@ cert_ca_delete(struct daemon *d, const char *name, struct cf_err *e)
 	if (rc != 0)
 		e->code = rc == 1 ? WIRE_NOT_FOUND : WIRE_UNAVAILABLE;
 	esc_format(msg, sizeof(msg), "CA profile '%s' deleted", ca->name);
+	id = ca->id;
 	store_ca_free(ca);
-	if (write_end_event(d, rc == 0, "ca_deleted", msg, e) == -1)
+	if (write_end_event(d, rc == 0, "ca_deleted", EVENT_SUBJECT_CA, id,
+	    NULL, msg, e) == -1)
 		return -1;
 	log_info("%s", msg);
 	return 0;
@@ -1040,7 +1058,8 @@ cert_create(struct daemon *d, const struct cert_params *p, struct cf_err *e)
 	if (rc != 0)
 		e->code = WIRE_UNAVAILABLE;
 	cert_summary(c, "created as a draft", msg, sizeof(msg));
-	if (write_end_event(d, rc == 0, "cert_created", msg, e) == -1) {
+	if (write_end_event(d, rc == 0, "cert_created",
+	    EVENT_SUBJECT_CERTIFICATE, c->id, c, msg, e) == -1) {
 		store_cert_free(c);
 		return NULL;
 	}
@@ -1077,7 +1096,8 @@ cert_update(struct daemon *d, int64_t id, const struct cert_params *p,
 	rc = store_cert_update(d->store, c, e->msg, sizeof(e->msg));
 	cf_err_store(e, rc, "no certificate %lld", (long long)id);
 	cert_summary(c, "draft updated", msg, sizeof(msg));
-	if (write_end_event(d, rc == 0, "cert_updated", msg, e) == -1) {
+	if (write_end_event(d, rc == 0, "cert_updated",
+	    EVENT_SUBJECT_CERTIFICATE, c->id, c, msg, e) == -1) {
 		store_cert_free(c);
 		return NULL;
 	}
@@ -1095,9 +1115,13 @@ cert_delete(struct daemon *d, int64_t id, struct cf_err *e)
 	if (write_begin(d, e) == -1)
 		return -1;
 	rc = store_cert_delete(d->store, id, e->msg, sizeof(e->msg));
+	if (rc == 0)
+		rc = expiry_forget(d, EVENT_SUBJECT_CERTIFICATE, id, e->msg,
+		    sizeof(e->msg));
 	cf_err_store(e, rc, "no certificate %lld", (long long)id);
 	esc_format(msg, sizeof(msg), "certificate %lld deleted", (long long)id);
-	if (write_end_event(d, rc == 0, "cert_deleted", msg, e) == -1)
+	if (write_end_event(d, rc == 0, "cert_deleted",
+	    EVENT_SUBJECT_CERTIFICATE, id, NULL, msg, e) == -1)
 		return -1;
 	log_info("%s", msg);
 	return 0;
@@ -1249,7 +1273,8 @@ csr_key_cb(EVP_PKEY *key, const char *kerr, void *arg)
 		e.code = rc == 1 ? WIRE_ABORTED : WIRE_UNAVAILABLE;
 	esc_format(msg, sizeof(msg), "certificate %lld: %s key and CSR made, "
 	    "label %s, pending", (long long)c->id, c->key_type, c->label);
-	if (write_end_event(d, rc == 0, "cert_csr", msg, &e) == -1)
+	if (write_end_event(d, rc == 0, "cert_csr", EVENT_SUBJECT_CERTIFICATE,
+	    c->id, c, msg, &e) == -1)
 		goto fail;
 	log_info("%s", msg);
 	EVP_PKEY_free(key);
@@ -1571,10 +1596,14 @@ cert_import(struct daemon *d, const struct cert_import_params *p,
 		rc = store_cert_update(d->store, c, e->msg, sizeof(e->msg));
 	else if (rc == 0)
 		rc = -2;
+	if (rc == 0)
+		rc = expiry_observe(d, EVENT_SUBJECT_CERTIFICATE, c->id, c->facts,
+		    e->msg, sizeof(e->msg));
 	if (rc == -1 || rc == 1)
 		e->code = WIRE_UNAVAILABLE;
 	cert_summary(c, "imported", msg, sizeof(msg));
-	if (write_end_event(d, rc == 0, "cert_imported", msg, e) == -1)
+	if (write_end_event(d, rc == 0, "cert_imported",
+	    EVENT_SUBJECT_CERTIFICATE, c->id, c, msg, e) == -1)
 		goto fail;
 	keystore_secret_free(pem, plen);
 	EVP_PKEY_free(key);

@@ -20,7 +20,7 @@
 #define CF_DEFAULT_STATE_DIR	"/var/lib/certfleet"
 #endif
 
-enum setting_type { SET_STR, SET_INT, SET_BOOL, SET_LOGLEVEL, SET_LIST };
+enum setting_type { SET_STR, SET_INT, SET_BOOL, SET_LOGLEVEL, SET_LIST, SET_DAYS };
 
 struct setting {
 	const char		*name;
@@ -93,6 +93,9 @@ static const struct setting settings[] = {
 	  "(doubles each time)" },
 	{ "cname-poll-max", SET_INT, OFF(cname_poll_max), 1, 86400, "600", 1,
 	  "seconds, the longest wait between CNAME lookups" },
+	{ "warn-days", SET_DAYS, OFF(warn_days), 1, 3650, "30,14,7,3,1", 1,
+	  "days before notAfter to warn, largest first; by default a threshold "
+	  "applies only to certificates living 3 times as long" },
 };
 
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
@@ -174,6 +177,53 @@ list_clear(struct config *cfg, const struct setting *s)
 	*n = 0;
 }
 
+/* "30,14,7": distinct whole days in s's bounds, stored largest first. */
+static int
+parse_days(const struct setting *s, const char *value, struct config_days *d,
+    char *err, size_t errlen)
+{
+	struct config_days out = { .given = 1 };
+	const char *p = value;
+	char *end;
+
+	while (*p != '\0') {
+		long n;
+		size_t i;
+
+		errno = 0;
+		n = strtol(p, &end, 10);
+		if (errno != 0 || end == p || (*end != ',' && *end != '\0') ||
+		    n < s->min || n > s->max) {
+			snprintf(err, errlen, "%s: '%s' is not a list of days in "
+			    "%ld..%ld separated by commas", s->name, value, s->min,
+			    s->max);
+			return -1;
+		}
+		for (i = 0; i < out.n && out.days[i] != (int)n; i++)
+			;
+		if (i < out.n) {
+			snprintf(err, errlen, "%s: %ld is given twice", s->name, n);
+			return -1;
+		}
+		if (out.n == CONFIG_DAYS_MAX) {
+			snprintf(err, errlen, "%s: at most %d thresholds", s->name,
+			    CONFIG_DAYS_MAX);
+			return -1;
+		}
+		/* Insertion keeps them largest first. */
+		for (i = out.n++; i > 0 && out.days[i - 1] < (int)n; i--)
+			out.days[i] = out.days[i - 1];
+		out.days[i] = (int)n;
+		p = *end == ',' ? end + 1 : end;
+	}
+	if (out.n == 0) {
+		snprintf(err, errlen, "%s: empty value", s->name);
+		return -1;
+	}
+	*d = out;
+	return 0;
+}
+
 static int
 setting_apply(struct config *cfg, const struct setting *s, const char *value,
     char *err, size_t errlen)
@@ -223,6 +273,8 @@ setting_apply(struct config *cfg, const struct setting *s, const char *value,
 		}
 		*(int *)field = b;
 		return 0;
+	case SET_DAYS:
+		return parse_days(s, value, field, err, errlen);
 	case SET_LOGLEVEL:
 		if ((b = log_level_parse(value)) == -1) {
 			snprintf(err, errlen,
@@ -253,6 +305,7 @@ config_new(void)
 			return NULL;
 		}
 	}
+	cfg->warn_days.given = 0;	/* the default scales with lifetimes */
 	return cfg;
 }
 
@@ -331,6 +384,8 @@ config_differs(const struct config *a, const struct config *b,
 				return 1;
 		return 0;
 	}
+	if (s->type == SET_DAYS)
+		return memcmp(fa, fb, sizeof(struct config_days)) != 0;
 	if (s->type == SET_STR) {
 		const char *sa = *(char *const *)fa, *sb = *(char *const *)fb;
 		if (sa == NULL || sb == NULL)

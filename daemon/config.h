@@ -9,6 +9,14 @@
 
 #include <stdio.h>
 
+/* Day thresholds, largest first ("30,14,7,3,1"). */
+#define CONFIG_DAYS_MAX		16
+struct config_days {
+	int	 days[CONFIG_DAYS_MAX];
+	size_t	 n;
+	int	 given;		/* set by the user, not the default */
+};
+
 struct config {
 	char	*state_dir;
 	char	*socket_path;
@@ -36,6 +44,7 @@ struct config {
 	int	 acme_retry_max;	/* seconds, the backoff's ceiling */
 	int	 cname_poll_min;	/* seconds, first CNAME re-check */
 	int	 cname_poll_max;	/* seconds, the re-checks' ceiling */
+	struct config_days warn_days;	/* expiry warning thresholds */
 };
 
 /* Returns a new config holding the defaults; free with config_free. */

@@ -16,6 +16,8 @@ struct cert_jobs;
 struct config;
 struct event_base;
 struct dns;
+struct events;
+struct expiry_runner;
 struct http;
 struct issuer;
 struct keystore;
@@ -26,6 +28,7 @@ struct scheduler;
 struct store;
 struct techzone;
 struct techzone_server;
+struct watchers;
 
 struct daemon {
 	struct event_base	*base;
@@ -42,6 +45,9 @@ struct daemon {
 	struct techzone		*tz;		/* NULL without techzone-name */
 	struct techzone_server	*tzsrv;
 	struct cert_jobs	*cert_jobs;	/* CSR steps under way (cert.c) */
+	struct events		*events;	/* listeners of committed events */
+	struct expiry_runner	*expiry;	/* expiry warnings */
+	struct watchers		*watchers;	/* Events.Watch streams */
 	int64_t			 started_at;	/* wall clock, for uptime */
 	int			 stopping;
 };

@@ -27,6 +27,8 @@
 #include "config.h"
 #include "daemon.h"
 #include "dns.h"
+#include "event.h"
+#include "expiry.h"
 #include "issue.h"
 #include "keystore.h"
 #include "log.h"
@@ -183,15 +185,23 @@ write_begin(struct issuer *is, char *err, size_t errlen)
 	return store_write_begin(is->d->store, err, errlen);
 }
 
-/* Ends a bracket with an event about the certificate; 0 or -1 (rolled back). */
+/*
+ * Ends a bracket with an event (kind NULL: none) about certificate c, its
+ * names, state and facts in the data; 0 or -1 (rolled back).
+ */
 static int
-write_end(struct issuer *is, int ok, const char *kind, const char *msg)
+write_end(struct issuer *is, int ok, const char *kind,
+    const struct store_cert *c, const char *msg)
 {
+	struct event ev;
 	char err[256];
 
-	if (ok && kind != NULL && store_event_add(is->d->store, clock_now(), 0,
-	    kind, msg, err, sizeof(err)) == -1)
-		ok = 0;
+	if (ok && kind != NULL) {
+		event_init(&ev, kind, EVENT_SUBJECT_CERTIFICATE, c->id);
+		esc_format(ev.message, sizeof(ev.message), "%s", msg);
+		event_cert(&ev, c, clock_now());
+		ok = event_record(is->d, &ev, err, sizeof(err)) == 0;
+	}
 	store_write_end(is->d->store, ok);
 	return ok ? 0 : -1;
 }
@@ -212,7 +222,7 @@ job_save(struct job *j, const char *kind, const char *msg)
 	ok = store_cert_update(is->d->store, j->cert, err, sizeof(err)) == 0 &&
 	    (j->order == NULL || store_order_update(is->d->store, j->order, err,
 	    sizeof(err)) == 0);
-	if (write_end(is, ok, kind, msg) == -1) {
+	if (write_end(is, ok, kind, j->cert, msg) == -1) {
 		log_error("certificate %lld: cannot save its state: %s",
 		    (long long)j->cert_id, ok ? "the event" : err);
 		return -1;
@@ -378,7 +388,7 @@ unpublish(struct job *j)
 	if (write_begin(j->is, err, sizeof(err)) == 0) {
 		int ok = store_techzone_remove_cert(j->is->d->store, j->cert_id,
 		    NULL, err, sizeof(err)) == 0;
-		write_end(j->is, ok, NULL, NULL);
+		write_end(j->is, ok, NULL, NULL, NULL);
 	}
 }
 
@@ -421,7 +431,7 @@ job_fail(struct job *j, const char *why, const struct acme_problem *p,
 	    "failed %d time%s, next try at %s", (long long)c->id, c->domain,
 	    j->reason, why, c->failures, c->failures == 1 ? "" : "s", when);
 	log_warn("%s", msg);
-	job_save(j, "cert_error", msg);
+	job_save(j, j->renewal ? "cert_renew_failed" : "cert_issue_failed", msg);
 	is->stats.failed++;
 	job_free(j);
 }
@@ -576,7 +586,7 @@ account_load(struct job *j, struct store_account **out, char *err,
 		if (rc == 0)
 			rc = store_account_update(is->d->store, a, err, errlen);
 		EVP_PKEY_free(key);
-		if (write_end(is, rc == 0, NULL, NULL) == -1) {
+		if (write_end(is, rc == 0, NULL, NULL, NULL) == -1) {
 			store_account_free(a);
 			return -1;
 		}
@@ -593,7 +603,7 @@ account_cb(const struct acme_result *res, void *arg)
 	struct job *j = arg;
 	struct issuer *is = j->is;
 	struct store_account *a = NULL;
-	char err[256];
+	char err[256], msg[512];
 	int ok;
 
 	j->op = NULL;
@@ -611,7 +621,10 @@ account_cb(const struct acme_result *res, void *arg)
 	a->tos_agreed_at = clock_now();
 	ok = write_begin(is, err, sizeof(err)) == 0;
 	ok = ok && store_account_update(is->d->store, a, err, sizeof(err)) == 0;
-	if (write_end(is, ok, "acme_account", "ACME account registered") == -1 ||
+	esc_format(msg, sizeof(msg), "CA %s: ACME account registered for %s "
+	    "(certificate %lld)", j->ca->name, a->email[0] ? a->email :
+	    "(no email)", (long long)j->cert->id);
+	if (write_end(is, ok, "acme_account", j->cert, msg) == -1 ||
 	    (j->kid = strdup(res->account_url)) == NULL) {
 		store_account_free(a);
 		job_fail(j, "cannot record the CA account", NULL, -1);
@@ -817,7 +830,7 @@ order_create(struct job *j, char *err, size_t errlen)
 	}
 	if (rc == 0)
 		rc = store_order_update(is->d->store, o, err, errlen);
-	if (write_end(is, rc == 0, NULL, NULL) == -1) {
+	if (write_end(is, rc == 0, NULL, NULL, NULL) == -1) {
 		store_order_free(o);
 		return -1;
 	}
@@ -1016,7 +1029,7 @@ publish(struct job *j, const char *token, char *err, size_t errlen)
 	if (write_begin(j->is, err, errlen) == 0) {
 		rc = store_techzone_add(j->is->d->store, owner, txt, j->cert_id,
 		    clock_now(), err, errlen);
-		rc = write_end(j->is, rc >= 0, NULL, NULL);
+		rc = write_end(j->is, rc >= 0, NULL, NULL, NULL);
 	} else
 		rc = -1;
 	free(owner);
@@ -1307,13 +1320,14 @@ install(struct job *j, STACK_OF(X509) *chain, char *err, size_t errlen)
 	ok = ok && store_cert_update(is->d->store, c, err, errlen) == 0 &&
 	    store_order_update(is->d->store, j->order, err, errlen) == 0 &&
 	    store_techzone_remove_cert(is->d->store, c->id, NULL, err,
-	    errlen) == 0;
+	    errlen) == 0 && expiry_observe(is->d, EVENT_SUBJECT_CERTIFICATE,
+	    c->id, f, err, errlen) == 0;
 	clock_rfc3339(f->valid_until, when, sizeof(when));
 	esc_format(msg, sizeof(msg), "certificate %lld (%s) %s: serial %s, valid "
 	    "until %s (%lld ms)", (long long)c->id, c->domain, j->renewal ?
 	    "renewed" : "issued", f->serial_number ? f->serial_number : "?", when,
 	    (long long)(clock_mono_ms() - j->started_ms));
-	if (write_end(is, ok, j->renewal ? "cert_renewed" : "cert_issued",
+	if (write_end(is, ok, j->renewal ? "cert_renewed" : "cert_issued", c,
 	    msg) == -1) {
 		if (ok)
 			snprintf(err, errlen, "cannot record the event");
@@ -1526,10 +1540,11 @@ job_start(struct issuer *is, int64_t id, const char *forced)
 				memcpy(c->status, "expired", 8);
 			c->next_attempt_at = expire || c->ca_id == 0 ||
 			    c->next_renewal_at == 0 ? 0 : c->next_renewal_at;
+			/* The status only: `expired` itself is the expiry
+			 * watch's event, as for every certificate. */
 			if (write_begin(is, err, sizeof(err)) == 0)
 				write_end(is, store_cert_update(is->d->store, c,
-				    err, sizeof(err)) == 0, expire ?
-				    "cert_expired" : NULL, "certificate expired");
+				    err, sizeof(err)) == 0, NULL, c, NULL);
 			store_cert_free(c);
 			return 0;
 		}
@@ -1762,7 +1777,7 @@ revoke_cb(const struct acme_result *res, void *arg)
 		    (long long)c->id, c->domain);
 		if (write_begin(is, err, sizeof(err)) == -1 ||
 		    write_end(is, store_cert_update(is->d->store, c, err,
-		    sizeof(err)) == 0, "cert_revoked", msg) == -1)
+		    sizeof(err)) == 0, "cert_revoked", c, msg) == -1)
 			cf_err_set(&e, WIRE_UNAVAILABLE, "revoked, but not "
 			    "recorded: %s", err);
 		else

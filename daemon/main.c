@@ -29,6 +29,8 @@
 #include "config.h"
 #include "daemon.h"
 #include "dns.h"
+#include "event.h"
+#include "expiry.h"
 #include "http.h"
 #include "issue.h"
 #include "keystore.h"
@@ -435,6 +437,9 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 		scheduler_free(rt->d.sched);
 		rt->d.sched = NULL;
 	}
+	expiry_runner_free(rt->d.expiry);
+	rt->d.expiry = NULL;
+	api_events_watch_stop(&rt->d);
 	if (rt->d.probes != NULL)
 		probe_engine_cancel_all(rt->d.probes);
 	/* Jobs stop where they are (the store has it); revocations answer. */
@@ -547,7 +552,9 @@ start(struct runtime *rt, char *err, size_t errlen)
 		return -1;
 	snprintf(path, sizeof(path), "%s/certfleet.db", cfg->state_dir);
 	if ((rt->d.store = store_open(rt->d.base, path, cfg->commit_interval_ms,
-	    err, errlen)) == NULL)
+	    err, errlen)) == NULL ||
+	    (rt->d.events = events_new(rt->d.base, rt->d.store, err,
+	    errlen)) == NULL)
 		return -1;
 	/* Private keys are sealed under the master key beside the database. */
 	if ((rt->d.keys = keystore_open(cfg->state_dir, err, errlen)) == NULL ||
@@ -562,7 +569,8 @@ start(struct runtime *rt, char *err, size_t errlen)
 	    track_scheduled_start, &rt->d, cfg->probe_concurrency, err,
 	    errlen)) == NULL ||
 	    (rt->d.http = http_new(rt->d.base, err, errlen)) == NULL ||
-	    (rt->d.issuer = issuer_new(&rt->d, err, errlen)) == NULL)
+	    (rt->d.issuer = issuer_new(&rt->d, err, errlen)) == NULL ||
+	    (rt->d.expiry = expiry_runner_new(&rt->d, err, errlen)) == NULL)
 		return -1;
 	if (techzone_start(rt, err, errlen) == -1)
 		return -1;
@@ -619,17 +627,20 @@ static void
 teardown(struct runtime *rt)
 {
 	scheduler_free(rt->d.sched);
+	expiry_runner_free(rt->d.expiry);
 	probe_engine_free(rt->d.probes);
 	issuer_free(rt->d.issuer);
 	http_free(rt->d.http);
 	/* Before the RPC server: a CSR step still under way answers its call. */
 	cert_cancel_all(&rt->d);
+	api_events_watch_stop(&rt->d);
 	keystore_pool_free(rt->d.keygen);
 	rpc_server_free(rt->d.rpc);
 	/* The server reads the zone, the zone reads the store: in that order. */
 	techzone_server_free(rt->d.tzsrv);
 	techzone_free(rt->d.tz);
 	dns_free(rt->d.dns);
+	events_free(rt->d.events);
 	store_close(rt->d.store);
 	keystore_free(rt->d.keys);
 	if (rt->sig_term) event_free(rt->sig_term);

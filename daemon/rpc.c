@@ -303,6 +303,14 @@ rpc_call_connected(const struct rpc_call *call)
 	return call->conn->bev != NULL;
 }
 
+size_t
+rpc_call_backlog(const struct rpc_call *call)
+{
+	if (call->conn->bev == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(call->conn->bev));
+}
+
 msgpack_packer *
 rpc_call_result(struct rpc_call *call)
 {

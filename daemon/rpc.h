@@ -64,6 +64,9 @@ enum rpc_role	 rpc_call_role(const struct rpc_call *call);
 const char	*rpc_call_method(const struct rpc_call *call);
 /* Whether the client is still there to read an answer. */
 int		 rpc_call_connected(const struct rpc_call *call);
+/* Bytes queued for the client and not yet taken by its socket: a stream
+ * waits while it is high, so a slow reader paces its writer. */
+size_t		 rpc_call_backlog(const struct rpc_call *call);
 
 /* Packer for the result value; pack exactly one value, then rpc_call_reply. */
 msgpack_packer	*rpc_call_result(struct rpc_call *call);

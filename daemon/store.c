@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "store.h"
+#include "store_int.h"
 #include "techzone.h"
 #include "x509.h"
 
@@ -32,9 +33,6 @@ enum stmt_id {
 	STMT_ITEM_SET_ACTIVE,
 	STMT_ITEMS_AFTER,
 	STMT_COUNTS,
-	STMT_EVENT_ADD,
-	STMT_EVENTS_ALL,
-	STMT_EVENTS_ITEM,
 	STMT_ITEM_FIND_HOST,
 	STMT_ITEM_CHAIN_DIGEST,
 	STMT_ITEM_UPDATE,
@@ -118,6 +116,8 @@ enum stmt_id {
 	"finalize_url, cert_url, authz, key, csr_pem, problem_type, " \
 	"problem_detail, serial_number, started_at, updated_at, finished_at"
 
+_Static_assert(STMT_COUNT <= STORE_STMT_MAX, "raise STORE_STMT_MAX");
+
 static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[STMT_COMMIT] = "COMMIT",
@@ -146,12 +146,6 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "WHERE id > ? ORDER BY id LIMIT ?",
 	[STMT_COUNTS] = "SELECT tracked, active, pem, host, events FROM counts "
 	    "WHERE id = 1",
-	[STMT_EVENT_ADD] = "INSERT INTO events (at, item_id, kind, message) "
-	    "VALUES (?, ?, ?, ?)",
-	[STMT_EVENTS_ALL] = "SELECT id, at, item_id, kind, message FROM events "
-	    "ORDER BY id DESC LIMIT ?",
-	[STMT_EVENTS_ITEM] = "SELECT id, at, item_id, kind, message FROM events "
-	    "WHERE item_id = ? ORDER BY id DESC LIMIT ?",
 	[STMT_ITEM_FIND_HOST] = "SELECT id FROM tracked WHERE source = 'host' "
 	    "AND host = ?1 AND port = ?2 AND coalesce(sni, '') = coalesce(?3, '')",
 	[STMT_ITEM_CHAIN_DIGEST] = "SELECT chain_sha256 FROM tracked "
@@ -269,85 +263,12 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_TZ_SERIAL] = "SELECT serial FROM techzone_serial",
 };
 
-struct waiter {
-	store_durable_cb	*cb;
-	void			*arg;
-	STAILQ_ENTRY(waiter)	 entry;
-};
-STAILQ_HEAD(waiters, waiter);
-
-struct store {
-	sqlite3			*db;
-	sqlite3_stmt		*stmt[STMT_COUNT];
-	struct event		*commit_ev;	/* NULL: commit at write end */
-	int			 commit_interval_ms;
-	int			 txn_open;
-	int			 depth;		/* open write brackets */
-	unsigned		 version;
-	struct waiters		 waiters;
-	uint32_t		 tz_serial;	/* last read, for a failed read */
-	int64_t			 tz_warned_at;	/* rate limit of the source's log */
-};
-
 static void store_commit_cb(evutil_socket_t fd, short what, void *arg);
-static int run_changes(struct store *st, sqlite3_stmt *s, const char *what,
-    char *err, size_t errlen);
-
-static void
-db_error(struct store *st, const char *what, char *err, size_t errlen)
-{
-	snprintf(err, errlen, "database: %s: %s", what, sqlite3_errmsg(st->db));
-}
 
 static sqlite3_stmt *
 stmt_get(struct store *st, enum stmt_id id)
 {
-	sqlite3_stmt *s = st->stmt[id];
-
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return s;
-}
-
-/* Runs a statement that returns no rows. */
-static int
-stmt_run(struct store *st, sqlite3_stmt *s)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static void
-bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-	if (v == NULL)
-		sqlite3_bind_null(s, i);
-	else
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-}
-
-static void
-bind_time(sqlite3_stmt *s, int i, int64_t t)
-{
-	if (t == 0)
-		sqlite3_bind_null(s, i);
-	else
-		sqlite3_bind_int64(s, i, t);
-}
-
-/* Ends a row walk: 0 when it ran out of rows or the caller stopped it. */
-static int
-walk_end(struct store *st, sqlite3_stmt *s, int stopped, int rc,
-    const char *what, char *err, size_t errlen)
-{
-	int failed = !stopped && rc != SQLITE_DONE;
-
-	if (failed)
-		db_error(st, what, err, errlen);
-	sqlite3_reset(s);
-	return failed ? -1 : 0;
+	return stmt_reset(st->stmt[id]);
 }
 
 static int
@@ -466,7 +387,8 @@ store_open(struct event_base *base, const char *path, int commit_interval_ms,
 	    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 0", err, errlen) == -1)
 		goto fail;
 	if (store_migrate(st, err, errlen) == -1 ||
-	    store_prepare_all(st, err, errlen) == -1)
+	    store_prepare_all(st, err, errlen) == -1 ||
+	    store_events_prepare(st, err, errlen) == -1)
 		goto fail;
 	if (base != NULL &&
 	    (st->commit_ev = evtimer_new(base, store_commit_cb, st)) == NULL) {
@@ -493,6 +415,7 @@ store_close(struct store *st)
 		event_free(st->commit_ev);
 	for (int i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
+	store_events_finalize(st);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -765,14 +688,6 @@ store_item_update(struct store *st, const struct store_item *item, char *err,
 	return rc;
 }
 
-static char *
-col_strdup(sqlite3_stmt *s, int col)
-{
-	const unsigned char *t = sqlite3_column_text(s, col);
-
-	return t ? strdup((const char *)t) : NULL;
-}
-
 static int
 col_tristate(sqlite3_stmt *s, int col)
 {
@@ -880,18 +795,6 @@ store_item_find_pem(struct store *st, const char *fingerprint, int64_t *id)
 	return rc == SQLITE_DONE ? 1 : -1;
 }
 
-/* Runs a bound UPDATE/DELETE; 1 when it touched no row. */
-static int
-run_changes(struct store *st, sqlite3_stmt *s, const char *what, char *err,
-    size_t errlen)
-{
-	if (stmt_run(st, s) == -1) {
-		db_error(st, what, err, errlen);
-		return -1;
-	}
-	return sqlite3_changes(st->db) == 0 ? 1 : 0;
-}
-
 int
 store_item_delete(struct store *st, int64_t id, char *err, size_t errlen)
 {
@@ -951,56 +854,6 @@ store_counts(struct store *st, struct store_counts *out)
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 0 : -1;
-}
-
-/* --- events -------------------------------------------------------------- */
-
-int
-store_event_add(struct store *st, int64_t at, int64_t item_id,
-    const char *kind, const char *message, char *err, size_t errlen)
-{
-	sqlite3_stmt *s = stmt_get(st, STMT_EVENT_ADD);
-
-	sqlite3_bind_int64(s, 1, at);
-	if (item_id > 0)
-		sqlite3_bind_int64(s, 2, item_id);
-	else
-		sqlite3_bind_null(s, 2);
-	bind_text(s, 3, kind);
-	bind_text(s, 4, message);
-	if (stmt_run(st, s) == -1) {
-		db_error(st, "adding event", err, errlen);
-		return -1;
-	}
-	return 0;
-}
-
-int
-store_events_each(struct store *st, int64_t item_id, int64_t limit,
-    store_event_fn *fn, void *arg, char *err, size_t errlen)
-{
-	sqlite3_stmt *s;
-	int rc, stop = 0;
-
-	if (item_id > 0) {
-		s = stmt_get(st, STMT_EVENTS_ITEM);
-		sqlite3_bind_int64(s, 1, item_id);
-		sqlite3_bind_int64(s, 2, limit);
-	} else {
-		s = stmt_get(st, STMT_EVENTS_ALL);
-		sqlite3_bind_int64(s, 1, limit);
-	}
-	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_event ev = {
-			.id = sqlite3_column_int64(s, 0),
-			.at = sqlite3_column_int64(s, 1),
-			.item_id = sqlite3_column_int64(s, 2),
-			.kind = (const char *)sqlite3_column_text(s, 3),
-			.message = (const char *)sqlite3_column_text(s, 4),
-		};
-		stop = fn(&ev, arg);
-	}
-	return walk_end(st, s, stop, rc, "listing events", err, errlen);
 }
 
 /* --- host items and schedule --------------------------------------------- */
@@ -1149,59 +1002,6 @@ store_snapshots_delete(struct store *st, int64_t item_id, char *err,
 }
 
 /* --- managed certificates ------------------------------------------------- */
-
-/* Runs a bound INSERT: 0, 1 on a uniqueness conflict, -1 on error. */
-static int
-run_insert(struct store *st, sqlite3_stmt *s, const char *what, char *err,
-    size_t errlen)
-{
-	int rc = sqlite3_step(s);
-	int ext = sqlite3_extended_errcode(st->db);
-
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(s);
-		return 0;
-	}
-	db_error(st, what, err, errlen);
-	sqlite3_reset(s);
-	return ext == SQLITE_CONSTRAINT_UNIQUE ? 1 : -1;
-}
-
-static void
-bind_blob(sqlite3_stmt *s, int i, const unsigned char *p, size_t n)
-{
-	if (p == NULL)
-		sqlite3_bind_null(s, i);
-	else
-		sqlite3_bind_blob64(s, i, p, n, SQLITE_TRANSIENT);
-}
-
-static void
-bind_id(sqlite3_stmt *s, int i, int64_t id)
-{
-	if (id <= 0)
-		sqlite3_bind_null(s, i);
-	else
-		sqlite3_bind_int64(s, i, id);
-}
-
-/* A copy of a BLOB column; 0 when NULL, -1 out of memory. */
-static int
-col_blob(sqlite3_stmt *s, int col, unsigned char **out, size_t *len)
-{
-	const void *p = sqlite3_column_blob(s, col);
-	int n = sqlite3_column_bytes(s, col);
-
-	*out = NULL;
-	*len = 0;
-	if (p == NULL || n <= 0)
-		return 0;
-	if ((*out = malloc((size_t)n)) == NULL)
-		return -1;
-	memcpy(*out, p, (size_t)n);
-	*len = (size_t)n;
-	return 0;
-}
 
 static char *
 strings_to_json(char *const *v, size_t n)

@@ -50,14 +50,6 @@ struct store_item {
 
 void	 store_item_free(struct store_item *item);
 
-struct store_event {
-	int64_t		 id;
-	int64_t		 at;
-	int64_t		 item_id;	/* 0 when not about an item */
-	const char	*kind;
-	const char	*message;
-};
-
 struct store_counts {
 	int64_t	 tracked, active, pem, host, events;
 };
@@ -146,13 +138,7 @@ int	 store_items_each(struct store *st, int64_t after_id, int64_t limit,
 
 int	 store_counts(struct store *st, struct store_counts *out);
 
-/* Events. */
-int	 store_event_add(struct store *st, int64_t at, int64_t item_id,
-	    const char *kind, const char *message, char *err, size_t errlen);
-typedef int store_event_fn(const struct store_event *ev, void *arg);
-/* Newest first; item_id 0 means all items; limit > 0. */
-int	 store_events_each(struct store *st, int64_t item_id, int64_t limit,
-	    store_event_fn *fn, void *arg, char *err, size_t errlen);
+/* Events, expiry, sinks and deliveries: store_events.h. */
 
 /* --- managed certificates (schema 003) ----------------------------------- */
 

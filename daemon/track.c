@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include "certfleet/wire.h"
 #include "clock.h"
 #include "daemon.h"
+#include "event.h"
+#include "expiry.h"
 #include "log.h"
 #include "probe.h"
 #include "schedule.h"
@@ -40,12 +43,57 @@ write_begin(struct daemon *d, struct cf_err *e)
 	return 0;
 }
 
+/*
+ * Records an event about item (its target and certificate facts in data)
+ * inside the open bracket; at 0 is now.  -1 with e's message set.
+ */
+static int
+item_event(struct daemon *d, const struct store_item *item, const char *kind,
+    int64_t at, struct cf_err *e, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static int
+item_event(struct daemon *d, const struct store_item *item, const char *kind,
+    int64_t at, struct cf_err *e, const char *fmt, ...)
+{
+	struct event ev;
+	va_list ap;
+
+	event_init(&ev, kind, EVENT_SUBJECT_TRACKED, item->id);
+	ev.at = at;
+	va_start(ap, fmt);
+	esc_vformat(ev.message, sizeof(ev.message), fmt, ap);
+	va_end(ap);
+	event_str(&ev, "source", item->source);
+	if (item->host != NULL) {
+		event_str(&ev, "host", item->host);
+		event_int(&ev, "port", item->port);
+		event_str(&ev, "sni", item->sni);
+	}
+	event_facts(&ev, item->facts, at ? at : clock_now());
+	if (item->check_error != NULL)
+		event_str(&ev, "error", item->check_error);
+	if (strcmp(item->source, "host") == 0) {
+		event_int(&ev, "attempt", item->check_failures);
+		if (item->chain_valid >= 0)
+			event_bool(&ev, "chain_valid", item->chain_valid);
+		if (item->hostname_match >= 0)
+			event_bool(&ev, "hostname_match", item->hostname_match);
+		event_str(&ev, "verify_error", item->verify_error);
+	}
+	if (event_record(d, &ev, e->msg, sizeof(e->msg)) == -1) {
+		e->code = WIRE_UNAVAILABLE;
+		return -1;
+	}
+	return 0;
+}
+
 struct store_item *
 track_add_pem(struct daemon *d, const char *pem, size_t len, struct cf_err *e)
 {
 	struct store_item *item;
 	struct x509_facts *facts;
-	char err[512], msg[512];
+	char err[512];
 	int64_t existing, now = clock_now();
 
 	if ((facts = x509_facts_from_pem(pem, len, err, sizeof(err))) == NULL) {
@@ -75,11 +123,12 @@ track_add_pem(struct daemon *d, const char *pem, size_t len, struct cf_err *e)
 		store_item_free(item);
 		return NULL;
 	}
-	esc_format(msg, sizeof(msg), "added from PEM: %s, valid until %s",
-	    facts->common_name ? facts->common_name : facts->subject,
-	    clock_rfc3339(facts->valid_until, err, sizeof(err)));
 	if (store_item_insert(d->store, item, e->msg, sizeof(e->msg)) == -1 ||
-	    store_event_add(d->store, now, item->id, "added", msg, e->msg,
+	    item_event(d, item, "added", now, e, "added from PEM: %s, valid "
+	    "until %s", facts->common_name ? facts->common_name :
+	    facts->subject, clock_rfc3339(facts->valid_until, err,
+	    sizeof(err))) == -1 ||
+	    expiry_observe(d, EVENT_SUBJECT_TRACKED, item->id, facts, e->msg,
 	    sizeof(e->msg)) == -1) {
 		store_write_end(d->store, 0);
 		e->code = WIRE_UNAVAILABLE;
@@ -106,20 +155,25 @@ track_get(struct daemon *d, int64_t id, struct cf_err *e)
 int
 track_delete(struct daemon *d, int64_t id, struct cf_err *e)
 {
-	char msg[128];
+	struct store_item *item;
 	int rc;
 
-	if (write_begin(d, e) == -1)
+	if ((item = track_get(d, id, e)) == NULL)
 		return -1;
+	if (write_begin(d, e) == -1) {
+		store_item_free(item);
+		return -1;
+	}
 	rc = store_item_delete(d->store, id, e->msg, sizeof(e->msg));
 	if (rc == 0)
 		rc = store_snapshots_delete(d->store, id, e->msg, sizeof(e->msg));
-	if (rc == 0) {
-		esc_format(msg, sizeof(msg), "item %lld deleted", (long long)id);
-		if (store_event_add(d->store, clock_now(), id, "deleted", msg,
-		    e->msg, sizeof(e->msg)) == -1)
-			rc = -1;
-	}
+	if (rc == 0)
+		rc = expiry_forget(d, EVENT_SUBJECT_TRACKED, id, e->msg,
+		    sizeof(e->msg));
+	if (rc == 0)
+		rc = item_event(d, item, "deleted", 0, e, "item %lld deleted",
+		    (long long)id);
+	store_item_free(item);
 	store_write_end(d->store, rc == 0);
 	if (cf_err_store(e, rc, "no tracked item %lld", (long long)id) != 0)
 		return -1;
@@ -132,7 +186,6 @@ track_set_active(struct daemon *d, int64_t id, int active, struct cf_err *e)
 {
 	struct store_item *item;
 	const char *kind = active ? "activated" : "deactivated";
-	char msg[128];
 	int rc;
 
 	if ((item = track_get(d, id, e)) == NULL)
@@ -148,10 +201,13 @@ track_set_active(struct daemon *d, int64_t id, int active, struct cf_err *e)
 	    clock_now() : 0;
 	rc = store_item_set_active(d->store, id, active, next, e->msg,
 	    sizeof(e->msg));
-	esc_format(msg, sizeof(msg), "item %lld %s", (long long)id, kind);
-	if (rc == 0 && store_event_add(d->store, clock_now(), id, kind, msg,
-	    e->msg, sizeof(e->msg)) == -1)
-		rc = -1;
+	/* Expiry warnings wait while an item is inactive, and catch up. */
+	if (rc == 0 && active)
+		rc = expiry_touch(d, EVENT_SUBJECT_TRACKED, id, e->msg,
+		    sizeof(e->msg));
+	if (rc == 0)
+		rc = item_event(d, item, kind, 0, e, "item %lld %s",
+		    (long long)id, kind);
 	store_write_end(d->store, rc == 0);
 	if (cf_err_store(e, rc, "no tracked item %lld", (long long)id) != 0) {
 		store_item_free(item);
@@ -390,15 +446,82 @@ item_apply(struct store_item *item, struct probe_result *res,
 		item->check_error = NULL;
 }
 
-/* Writes the item, its snapshot when the chain changed, and its event. */
+/* What an item was before a check, to tell what the check changed. */
+struct item_prev {
+	char	*chain;		/* chain_sha256, or NULL */
+	char	 fingerprint[65];
+	int	 chain_valid;
+	int	 hostname_match;
+	int	 failures;
+};
+
 static int
-item_store(struct daemon *d, struct store_item *item, int is_new,
-    const char *prev_chain, const struct probe_result *res, const char *origin,
+item_prev_take(struct item_prev *p, const struct store_item *item)
+{
+	memset(p, 0, sizeof(*p));
+	p->chain_valid = item->chain_valid;
+	p->hostname_match = item->hostname_match;
+	p->failures = item->check_failures;
+	if (item->facts != NULL && item->facts->fingerprint_sha256 != NULL)
+		snprintf(p->fingerprint, sizeof(p->fingerprint), "%s",
+		    item->facts->fingerprint_sha256);
+	if (item->chain_sha256 != NULL &&
+	    (p->chain = strdup(item->chain_sha256)) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * The events a check of an existing item is worth: a failure; or a
+ * recovery, a new certificate, and a chain or name that stopped being
+ * valid, each its own kind so a sink can ask for just that.
+ */
+static int
+check_events(struct daemon *d, const struct store_item *item,
+    const struct item_prev *prev, int ok, int changed, const char *origin,
     struct cf_err *e)
 {
-	char msg[512], when[40];
-	int changed = res->outcome == PROBE_OK && (prev_chain == NULL ||
-	    strcmp(prev_chain, res->chain_sha256) != 0);
+	int64_t at = item->last_checked_at;
+	char when[40];
+	int rc = 0;
+
+	if (!ok)
+		return item_event(d, item, "check_failed", at, e, "%s check of "
+		    "%s:%d failed: %s", origin, item->host, item->port,
+		    item->check_error ? item->check_error : "?");
+	if (prev->failures > 0)
+		rc = item_event(d, item, "check_recovered", at, e, "%s check of "
+		    "%s:%d works again after %d failure%s", origin, item->host,
+		    item->port, prev->failures, prev->failures == 1 ? "" : "s");
+	if (rc == 0 && ((prev->chain_valid == 1 && item->chain_valid == 0) ||
+	    (prev->hostname_match == 1 && item->hostname_match == 0)))
+		rc = item_event(d, item, "verify_failed", at, e, "%s:%d: the "
+		    "chain %s no longer valid%s%s", item->host, item->port,
+		    item->chain_valid == 0 ? "is" : "is valid but the name is",
+		    item->verify_error ? ": " : "", item->verify_error ?
+		    item->verify_error : "");
+	if (rc == 0)
+		rc = item_event(d, item, changed ? "chain_changed" : "checked",
+		    at, e, "%s check of %s:%d: %s, valid until %s%s%s", origin,
+		    item->host, item->port, changed ? "chain changed" :
+		    "chain unchanged", clock_rfc3339(item->facts->valid_until,
+		    when, sizeof(when)), item->chain_valid == 1 ? "" :
+		    ", chain invalid: ", item->chain_valid == 1 ? "" :
+		    (item->verify_error ? item->verify_error : "?"));
+	return rc;
+}
+
+/* Writes the item, its snapshot when the chain changed, its events and its
+ * expiry watch. */
+static int
+item_store(struct daemon *d, struct store_item *item, int is_new,
+    const struct item_prev *prev, const struct probe_result *res,
+    const char *origin, struct cf_err *e)
+{
+	char when[40];
+	int ok = res->outcome == PROBE_OK;
+	int changed = ok && (prev->chain == NULL ||
+	    strcmp(prev->chain, res->chain_sha256) != 0);
 	int rc;
 
 	if (write_begin(d, e) == -1)
@@ -409,23 +532,19 @@ item_store(struct daemon *d, struct store_item *item, int is_new,
 		rc = store_snapshot_add(d->store, item->id, item->last_checked_at,
 		    res->chain_sha256, item->facts->fingerprint_sha256,
 		    res->chain_length, res->chain_pem, e->msg, sizeof(e->msg));
-	if (res->outcome == PROBE_OK)
-		esc_format(msg, sizeof(msg), "%s check of %s:%d: %s, valid until "
-		    "%s%s%s", origin, item->host, item->port,
-		    changed ? (is_new ? "first chain recorded" : "chain changed") :
-		    "chain unchanged",
+	if (rc == 0 && changed)
+		rc = expiry_observe(d, EVENT_SUBJECT_TRACKED, item->id,
+		    item->facts, e->msg, sizeof(e->msg));
+	if (rc == 0 && is_new && ok)
+		rc = item_event(d, item, "added", item->last_checked_at, e,
+		    "%s check of %s:%d: first chain recorded, valid until %s%s%s",
+		    origin, item->host, item->port,
 		    clock_rfc3339(item->facts->valid_until, when, sizeof(when)),
 		    item->chain_valid == 1 ? "" : ", chain invalid: ",
 		    item->chain_valid == 1 ? "" : (item->verify_error ?
 		    item->verify_error : "?"));
-	else
-		esc_format(msg, sizeof(msg), "%s check of %s:%d failed: %s", origin,
-		    item->host, item->port, item->check_error ?
-		    item->check_error : res->error);
-	if (rc == 0)
-		rc = store_event_add(d->store, item->last_checked_at, item->id,
-		    is_new ? "added" : res->outcome == PROBE_OK ? "checked" :
-		    "check_failed", msg, e->msg, sizeof(e->msg));
+	else if (rc == 0)
+		rc = check_events(d, item, prev, ok, changed, origin, e);
 	store_write_end(d->store, rc == 0);
 	if (rc != 0) {
 		e->code = rc == 1 ? WIRE_NOT_FOUND : WIRE_UNAVAILABLE;
@@ -465,7 +584,7 @@ check_probe_done(const struct probe_result *cres, void *arg)
 	struct probe_result *res = (struct probe_result *)cres;
 	struct store_item *item = NULL;
 	struct cf_err pe = { 0 }, e = { 0 };
-	char *prev = NULL;
+	struct item_prev prev = { 0 };
 	int64_t now = clock_now(), id = c->id;
 	int is_new = 0;
 
@@ -509,9 +628,14 @@ check_probe_done(const struct probe_result *cres, void *arg)
 		cf_err_set(&e, WIRE_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	prev = item->chain_sha256 ? strdup(item->chain_sha256) : NULL;
+	if (item_prev_take(&prev, item) == -1) {
+		store_item_free(item);
+		item = NULL;
+		cf_err_set(&e, WIRE_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
 	item_apply(item, res, &pe, now);
-	if (item_store(d, item, is_new, prev, res, c->origin, &e) == -1) {
+	if (item_store(d, item, is_new, &prev, res, c->origin, &e) == -1) {
 		store_item_free(item);
 		item = NULL;
 		goto out;
@@ -521,7 +645,7 @@ check_probe_done(const struct probe_result *cres, void *arg)
 	if (res->outcome != PROBE_OK)
 		e = pe;
 out:
-	free(prev);
+	free(prev.chain);
 	c->done(item, item != NULL && is_new, e.code ? &e : NULL, c->arg);
 	free(c);
 }

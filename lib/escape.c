@@ -197,7 +197,7 @@ escape_seq(char out[ESC_SEQ_MAX + 1], uint32_t cp, unsigned char b)
 {
 	if (cp == ESC_INVALID)
 		return (size_t)snprintf(out, ESC_SEQ_MAX + 1, "\\x%02x", b);
-	if (cp <= 0xff)
+	if (cp <= 0x9f)
 		return (size_t)snprintf(out, ESC_SEQ_MAX + 1, "\\x%02x",
 		    (unsigned)cp);
 	if (cp <= 0xffff)

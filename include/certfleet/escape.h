@@ -6,7 +6,8 @@
  *
  * The escapes, the same in every output meant for people:
  *   \xNN        a C0 or C1 control or DEL (U+0000-U+001F, U+007F-U+009F),
- *               or a byte that is not part of valid UTF-8
+ *               or a byte that is not part of valid UTF-8 (so U+009B and a
+ *               raw 0x9b byte look alike, as a Latin-1 reader would see it)
  *   \uNNNN      another character that must not reach a screen as itself:
  *               bidi controls (U+061C, U+200E/F, U+202A-U+202E,
  *               U+2066-U+2069), other invisible format characters (U+00AD,

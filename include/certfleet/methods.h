@@ -20,6 +20,8 @@
 #define M_TRACK_HISTORY		"Track.History"
 #define M_TRACK_RAW		"Track.Raw"
 #define M_EVENTS_LIST		"Events.List"
+#define M_EVENTS_WATCH		"Events.Watch"
+#define M_EVENTS_KINDS		"Events.Kinds"
 #define M_DEBUG_SET_CLOCK	"Debug.SetClock"
 #define M_CA_ADD		"Ca.Add"
 #define M_CA_LIST		"Ca.List"

@@ -454,7 +454,11 @@ run_cf track raw "$GOOD" --snapshot 3
 expect_eq "swap: raw --snapshot 3 does not exist" "$RC" 1
 expect_eq "swap: one more event" "$(event_count "$GOOD")" $((EV1 + 1))
 run_cf --json events --item "$GOOD" --limit 1
-expect_eq "swap: event kind" "$(printf '%s\n' "$OUT" | jq -r '.[0].kind')" checked
+expect_eq "swap: event kind" "$(printf '%s\n' "$OUT" | jq -r '.[0].kind')" chain_changed
+expect_eq "swap: the event names the new certificate" \
+    "$(printf '%s\n' "$OUT" | jq -r '.[0].data.fingerprint_sha256')" "$(ossl_fpr "$P/good2.pem")"
+expect_eq "swap: the event's subject" "$(printf '%s\n' "$OUT" | jq -c '.[0].subject')" \
+    "{\"type\":\"tracked\",\"id\":$GOOD}"
 
 # The same chain again: no snapshot, but an event.  The probe skips decoding
 # what the item already knows, so every fact must stay as the swap left it.

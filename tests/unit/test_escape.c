@@ -67,7 +67,7 @@ test_term_escapes(void **state)
 	assert_string_equal(term("\xd8\x9c\xe2\x81\xa6\xe2\x80\x8f", 0, 4096),
 	    "\\u061c\\u2066\\u200f");
 	assert_string_equal(term("a\xe2\x80\x8b" "b\xef\xbb\xbf\xc2\xad", 0,
-	    4096), "a\\u200bb\\ufeff\\xad");
+	    4096), "a\\u200bb\\ufeff\\u00ad");
 	assert_string_equal(term("\xe2\x80\xa8", 0, 4096), "\\u2028");
 	assert_string_equal(term("tag\xf3\xa0\x81\x81", 0, 4096),
 	    "tag\\U000e0041");

@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_events.h"
 #include "x509.h"
 
 struct fixture {
@@ -67,6 +68,26 @@ raw_exec_int(const char *path, const char *sql)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	return v;
+}
+
+static int
+ev_add(struct store *st, int64_t at, int64_t item, const char *kind)
+{
+	struct store_event ev = { .at = at, .kind = kind, .message = "m",
+	    .subject_type = item ? "tracked" : NULL, .subject_id = item };
+	char err[256];
+
+	return store_event_insert(st, &ev, err, sizeof(err));
+}
+
+static void
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
 }
 
 static struct x509_facts *
@@ -231,10 +252,8 @@ test_counts_follow_every_write(void **state)
 	assert_int_equal(store_item_set_active(st, b, 0, 0, err,
 	    sizeof(err)), 0);
 	assert_int_equal(store_item_delete(st, a, err, sizeof(err)), 0);
-	assert_int_equal(store_event_add(st, 1, b, "checked", "x", err,
-	    sizeof(err)), 0);
-	assert_int_equal(store_event_add(st, 2, 0, "note", "y", err,
-	    sizeof(err)), 0);
+	assert_int_equal(ev_add(st, 1, b, "checked"), 0);
+	assert_int_equal(ev_add(st, 2, 0, "note"), 0);
 	store_write_end(st, 1);
 	/* A rolled-back bracket leaves the counts as they were. */
 	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
@@ -310,23 +329,113 @@ test_events_outlive_items(void **state)
 	struct store *st = store_open(NULL, f->path, 5, err, sizeof(err));
 	int64_t id = insert(st, "x", "cc");
 
+	struct store_event_filter all = { .limit = 2 };
+	struct store_event_filter item = { .subject_type = "tracked",
+	    .subject_id = id, .limit = 10 };
+	struct store_event_filter cursor = { .after = 1, .ascending = 1,
+	    .kinds = ",other,deleted,", .limit = 10 };
+
 	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
-	assert_int_equal(store_event_add(st, 1, id, "added", "m", err,
-	    sizeof(err)), 0);
-	assert_int_equal(store_event_add(st, 2, id, "deleted", "m", err,
-	    sizeof(err)), 0);
-	assert_int_equal(store_event_add(st, 3, 0, "other", "m", err,
-	    sizeof(err)), 0);
+	assert_int_equal(ev_add(st, 1, id, "added"), 0);
+	assert_int_equal(ev_add(st, 2, id, "deleted"), 0);
+	assert_int_equal(ev_add(st, 3, 0, "other"), 0);
 	assert_int_equal(store_item_delete(st, id, err, sizeof(err)), 0);
 	assert_int_equal(store_item_delete(st, id, err, sizeof(err)), 1);
 	store_write_end(st, 1);
-	assert_int_equal(store_events_each(st, id, 10, collect, seen, err,
+	assert_int_equal(store_events_each(st, &item, collect, seen, err,
 	    sizeof(err)), 0);
 	assert_string_equal(seen, "deleted;added;");
 	seen[0] = '\0';
-	assert_int_equal(store_events_each(st, 0, 2, collect, seen, err,
+	assert_int_equal(store_events_each(st, &all, collect, seen, err,
 	    sizeof(err)), 0);
 	assert_string_equal(seen, "other;deleted;");
+	/* A cursor: after an id, oldest first, some kinds only. */
+	seen[0] = '\0';
+	assert_int_equal(store_events_each(st, &cursor, collect, seen, err,
+	    sizeof(err)), 0);
+	assert_string_equal(seen, "deleted;other;");
+	store_close(st);
+}
+
+/* An event and the outbox rows of the sinks that want it commit together. */
+static void
+test_event_outbox(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+	struct store *st = store_open(NULL, f->path, 5, err, sizeof(err));
+	struct store_event ev = { .at = 5, .kind = "expiring", .severity = 1,
+	    .message = "m", .data = "{}" };
+
+	assert_non_null(st);
+	raw_exec(f->path, "INSERT INTO sinks (name, type, "
+	    "target, timeout, created_at) VALUES ('all', 'exec', 'true', 60, 1), "
+	    "('crit', 'exec', 'true', 60, 1), ('exp', 'exec', 'true', 60, 1), "
+	    "('off', 'exec', 'true', 60, 1); UPDATE sinks SET min_severity = 2 "
+	    "WHERE name = 'crit'; UPDATE sinks SET kinds = ',expired,expiring,' "
+	    "WHERE name = 'exp'; UPDATE sinks SET enabled = 0 WHERE name = "
+	    "'off'");
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_event_insert(st, &ev, err, sizeof(err)), 0);
+	ev.kind = "added";
+	ev.severity = 0;
+	assert_int_equal(store_event_insert(st, &ev, err, sizeof(err)), 0);
+	/* Rolled back: neither the event nor its deliveries remain. */
+	store_write_end(st, 1);
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_event_insert(st, &ev, err, sizeof(err)), 0);
+	store_write_end(st, 0);
+	assert_int_equal(store_flush(st), 0);
+	/* expiring (warning): all, exp; added (info): all. */
+	assert_int_equal(raw_exec_int(f->path, "SELECT count(*) FROM "
+	    "deliveries"), 3);
+	assert_int_equal(raw_exec_int(f->path, "SELECT count(*) FROM "
+	    "deliveries d JOIN sinks s ON s.id = d.sink_id WHERE s.name = "
+	    "'exp'"), 1);
+	assert_int_equal(raw_exec_int(f->path, "SELECT count(*) FROM events"),
+	    2);
+	store_close(st);
+}
+
+/* The expiry watch: a row per subject, the due index. */
+static void
+test_expiry_rows(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+	struct store *st = store_open(NULL, f->path, 5, err, sizeof(err));
+	struct store_expiry x = { .subject_type = "tracked", .subject_id = 7,
+	    .fingerprint = "ab", .valid_from = 10, .valid_until = 100,
+	    .due_at = 50 }, got[4];
+	size_t n;
+	int64_t next;
+
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_expiry_put(st, &x, err, sizeof(err)), 0);
+	x.subject_id = 8;
+	x.due_at = 0;		/* nothing left */
+	assert_int_equal(store_expiry_put(st, &x, err, sizeof(err)), 0);
+	store_write_end(st, 1);
+	assert_int_equal(store_expiry_next_due(st, &next), 0);
+	assert_int_equal(next, 50);
+	assert_int_equal(store_expiry_due(st, 49, got, 4, &n, err,
+	    sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_expiry_due(st, 50, got, 4, &n, err,
+	    sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0].subject_id, 7);
+	assert_int_equal(store_expiry_get(st, "tracked", 8, &got[1], err,
+	    sizeof(err)), 0);
+	assert_int_equal(got[1].due_at, 0);
+	assert_int_equal(store_expiry_get(st, "tracked", 9, &got[1], err,
+	    sizeof(err)), 1);
+	assert_int_equal(store_write_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_expiry_delete(st, "tracked", 7, err,
+	    sizeof(err)), 0);
+	store_write_end(st, 1);
+	assert_int_equal(store_expiry_next_due(st, &next), 0);
+	assert_int_equal(next, 0);
 	store_close(st);
 }
 
@@ -603,6 +712,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts_follow_every_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_outlive_items, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_outbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_techzone_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_techzone_reads_see_uncommitted, setup, teardown),
