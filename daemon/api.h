@@ -91,6 +91,12 @@ void	 api_track_raw(struct rpc_call *, const msgpack_object *);
 void	 api_events_list(struct rpc_call *, const msgpack_object *);
 void	 api_events_watch(struct rpc_call *, const msgpack_object *);
 void	 api_events_kinds(struct rpc_call *, const msgpack_object *);
+void	 api_notify_add(struct rpc_call *, const msgpack_object *);
+void	 api_notify_list(struct rpc_call *, const msgpack_object *);
+void	 api_notify_show(struct rpc_call *, const msgpack_object *);
+void	 api_notify_delete(struct rpc_call *, const msgpack_object *);
+void	 api_notify_test(struct rpc_call *, const msgpack_object *);
+void	 api_notify_retry(struct rpc_call *, const msgpack_object *);
 /* Ends every Events.Watch stream (at shutdown), answering each. */
 void	 api_events_watch_stop(struct daemon *d);
 void	 api_debug_set_clock(struct rpc_call *, const msgpack_object *);

@@ -22,6 +22,7 @@ struct http;
 struct issuer;
 struct keystore;
 struct keystore_pool;
+struct notify;
 struct probe_engine;
 struct rpc_server;
 struct scheduler;
@@ -48,6 +49,7 @@ struct daemon {
 	struct events		*events;	/* listeners of committed events */
 	struct expiry_runner	*expiry;	/* expiry warnings */
 	struct watchers		*watchers;	/* Events.Watch streams */
+	struct notify		*notify;	/* notification delivery */
 	int64_t			 started_at;	/* wall clock, for uptime */
 	int			 stopping;
 };

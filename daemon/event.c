@@ -371,6 +371,7 @@ event_record(struct daemon *d, struct event *ev, char *err, size_t errlen)
 		.subject_type = ev->subject_type,
 		.subject_id = ev->subject_id,
 		.message = ev->message,
+		.only_sink = ev->only_sink,
 	};
 	char *data = ev->data ? json_dumps(ev->data, JSON_COMPACT) : NULL;
 	int rc;

@@ -61,6 +61,7 @@ struct event {
 	int64_t		 at;		/* 0: clock_now() when recorded */
 	char		 message[EVENT_MESSAGE_MAX];
 	json_t		*data;		/* an object; owned by the event */
+	int64_t		 only_sink;	/* delivered to this sink alone */
 };
 
 /* Starts ev; the data object may fail to allocate (then it stays empty). */

@@ -43,6 +43,10 @@ struct http_req {
 	char			*url;
 	CURLcode		 result;
 	int			 too_big;
+	int			 body_cut_ok;
+	/* An SMTP message being sent. */
+	char			*upload;
+	size_t			 upload_len, upload_off;
 	char			 curl_err[CURL_ERROR_SIZE];
 	/* The body and headers being received. */
 	char			*body;
@@ -67,6 +71,8 @@ struct http {
 };
 
 static void check_multi_info(struct http *http);
+static struct http_req *req_start(struct http_req *req, char *err,
+    size_t errlen);
 
 static void
 set_prio(struct event_base *base, struct event *ev)
@@ -160,6 +166,7 @@ req_free(struct http_req *req)
 	}
 	curl_slist_free_all(req->headers);
 	free(req->url);
+	free(req->upload);
 	free(req->body);
 	free(req->content_type);
 	free(req->replay_nonce);
@@ -179,13 +186,13 @@ req_deliver(struct http_req *req)
 	struct http_response resp = { 0 };
 	char err[CURL_ERROR_SIZE + HTTP_URL_MAX + 64];
 
-	if (req->too_big) {
+	if (req->too_big && !req->body_cut_ok) {
 		snprintf(err, sizeof(err), "%s: the response body is larger "
 		    "than %u bytes", req->url, HTTP_BODY_MAX);
 		req->cb(NULL, err, req->arg);
 		return;
 	}
-	if (req->result != CURLE_OK) {
+	if (req->result != CURLE_OK && !req->too_big) {
 		snprintf(err, sizeof(err), "%s: %s", req->url,
 		    req->curl_err[0] ? req->curl_err :
 		    curl_easy_strerror(req->result));
@@ -421,8 +428,9 @@ req_setup(struct http_req *req, const struct http_request *r)
 	SET(CURLOPT_PRIVATE, req);
 	SET(CURLOPT_ERRORBUFFER, req->curl_err);
 	SET(CURLOPT_NOSIGNAL, 1L);
-	/* ACME URLs are all https; no redirect is ever followed. */
-	SET(CURLOPT_PROTOCOLS_STR, "https");
+	/* https only (ACME's every URL), unless the caller vouched for a
+	 * plain loopback one; no redirect is ever followed. */
+	SET(CURLOPT_PROTOCOLS_STR, r->plain_ok ? "http,https" : "https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
@@ -466,6 +474,8 @@ req_setup(struct http_req *req, const struct http_request *r)
 		snprintf(ct, sizeof(ct), "Accept: %s", r->accept);
 		req->headers = curl_slist_append(req->headers, ct);
 	}
+	for (size_t i = 0; r->headers != NULL && r->headers[i] != NULL; i++)
+		req->headers = curl_slist_append(req->headers, r->headers[i]);
 	if (req->headers != NULL &&
 	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers) != CURLE_OK)
 		bad = 1;
@@ -478,7 +488,8 @@ http_request(struct http *http, const struct http_request *r, http_cb *cb,
 {
 	struct http_req *req;
 
-	if (r->url == NULL || strncasecmp(r->url, "https://", 8) != 0 ||
+	if (r->url == NULL || (strncasecmp(r->url, "https://", 8) != 0 &&
+	    (!r->plain_ok || strncasecmp(r->url, "http://", 7) != 0)) ||
 	    strlen(r->url) > HTTP_URL_MAX) {
 		snprintf(err, errlen, "refusing a URL that is not https "
 		    "or longer than %d bytes", HTTP_URL_MAX);
@@ -504,6 +515,7 @@ http_request(struct http *http, const struct http_request *r, http_cb *cb,
 	req->http = http;
 	req->cb = cb;
 	req->arg = arg;
+	req->body_cut_ok = r->body_cut_ok;
 	if ((req->url = strdup(r->url)) == NULL ||
 	    (req->easy = curl_easy_init()) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -516,10 +528,19 @@ http_request(struct http *http, const struct http_request *r, http_cb *cb,
 		req_free(req);
 		return NULL;
 	}
+	return req_start(req, err, errlen);
+}
+
+/* Hands a set-up request to the multi handle. */
+static struct http_req *
+req_start(struct http_req *req, char *err, size_t errlen)
+{
+	struct http *http = req->http;
+
 	/* Only sets a zero timer: nothing completes inside this call. */
 	if (curl_multi_add_handle(http->multi, req->easy) != CURLM_OK) {
 		snprintf(err, errlen, "libcurl refused a request to %s",
-		    r->url);
+		    req->url);
 		curl_easy_cleanup(req->easy);
 		req->easy = NULL;
 		req_free(req);
@@ -527,6 +548,113 @@ http_request(struct http *http, const struct http_request *r, http_cb *cb,
 	}
 	TAILQ_INSERT_TAIL(&http->running, req, entry);
 	return req;
+}
+
+static size_t
+read_cb(char *buf, size_t size, size_t n, void *arg)
+{
+	struct http_req *req = arg;
+	size_t len = size * n, left = req->upload_len - req->upload_off;
+
+	if (len > left)
+		len = left;
+	memcpy(buf, req->upload + req->upload_off, len);
+	req->upload_off += len;
+	return len;
+}
+
+static int
+mail_setup(struct http_req *req, const struct http_mail *m)
+{
+	CURL *e = req->easy;
+	int bad = 0;
+
+#define SET(opt, val) do { if (curl_easy_setopt(e, opt, val) != CURLE_OK) \
+	bad = 1; } while (0)
+	SET(CURLOPT_URL, m->url);
+	SET(CURLOPT_PRIVATE, req);
+	SET(CURLOPT_ERRORBUFFER, req->curl_err);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	/* CURLUSESSL_TRY would send in clear text when the server offers no
+	 * STARTTLS: required, unless the operator said insecure. */
+	SET(CURLOPT_USE_SSL, m->insecure ? (long)CURLUSESSL_TRY :
+	    (long)CURLUSESSL_ALL);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (m->ca_file != NULL) {
+		SET(CURLOPT_CAINFO, m->ca_file);
+		SET(CURLOPT_CAPATH, NULL);
+	}
+	if (m->user != NULL) {
+		SET(CURLOPT_USERNAME, m->user);
+		SET(CURLOPT_PASSWORD, m->password ? m->password : "");
+	}
+	SET(CURLOPT_MAIL_FROM, m->from);
+	for (size_t i = 0; m->rcpt[i] != NULL; i++)
+		req->headers = curl_slist_append(req->headers, m->rcpt[i]);
+	SET(CURLOPT_MAIL_RCPT, req->headers);
+	SET(CURLOPT_READFUNCTION, read_cb);
+	SET(CURLOPT_READDATA, req);
+	SET(CURLOPT_UPLOAD, 1L);
+	SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)m->message_len);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)HTTP_CONNECT_TIMEOUT_MS);
+	SET(CURLOPT_TIMEOUT_MS, m->timeout_ms > 0 ? m->timeout_ms :
+	    (long)HTTP_TIMEOUT_MS);
+#undef SET
+	return bad || req->headers == NULL ? -1 : 0;
+}
+
+struct http_req *
+http_mail_send(struct http *http, const struct http_mail *m, http_cb *cb,
+    void *arg, char *err, size_t errlen)
+{
+	struct http_req *req;
+
+	if (m->url == NULL || (strncasecmp(m->url, "smtp://", 7) != 0 &&
+	    strncasecmp(m->url, "smtps://", 8) != 0) ||
+	    strlen(m->url) > HTTP_URL_MAX || m->rcpt == NULL ||
+	    m->rcpt[0] == NULL || m->from == NULL ||
+	    m->message_len > HTTP_BODY_MAX) {
+		snprintf(err, errlen, "refusing a mail that is not smtp(s), "
+		    "has no sender or recipient, or is too long");
+		return NULL;
+	}
+	if (http->nreqs >= HTTP_REQS_MAX) {
+		snprintf(err, errlen, "too many transfers under way (at most "
+		    "%d)", HTTP_REQS_MAX);
+		return NULL;
+	}
+	if ((req = calloc(1, sizeof(*req))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	http->nreqs++;
+	req->http = http;
+	req->cb = cb;
+	req->arg = arg;
+	if ((req->url = strdup(m->url)) == NULL ||
+	    (req->upload = malloc(m->message_len + 1)) == NULL ||
+	    (req->easy = curl_easy_init()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		req_free(req);
+		return NULL;
+	}
+	memcpy(req->upload, m->message, m->message_len);
+	req->upload_len = m->message_len;
+	if (mail_setup(req, m) == -1) {
+		snprintf(err, errlen, "libcurl refused the options for %s",
+		    m->url);
+		req_free(req);
+		return NULL;
+	}
+	return req_start(req, err, errlen);
+}
+
+void
+http_set_host_connections(struct http *http, long n)
+{
+	curl_multi_setopt(http->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
 }
 
 void

@@ -1,7 +1,8 @@
 /*
  * libcurl's multi interface on the loop: sockets and the timer are watched
- * here and nowhere else.  HTTPS only, no redirects, verification always on:
- * it exists for ACME, whose every URL comes from a CA directory.
+ * here and nowhere else.  HTTPS only unless the caller allows plain HTTP (a
+ * webhook on a loopback address), no redirects, verification always on.
+ * SMTP (notification mail) rides the same multi handle.
  */
 #ifndef CERTFLEET_HTTP_H
 #define CERTFLEET_HTTP_H
@@ -60,6 +61,10 @@ struct http_request {
 	const char		*ca_file;	/* NULL: the system's trust store */
 	long			 connect_timeout_ms; /* 0: 10 s */
 	long			 timeout_ms;	/* whole request; 0: 30 s */
+	const char *const	*headers;	/* more "Name: value" lines, NULL-ended */
+	int			 plain_ok;	/* http:// too (the caller vouches) */
+	int			 body_cut_ok;	/* a body past HTTP_BODY_MAX is cut, not
+						 * an error: the status is what counts */
 };
 
 /*
@@ -86,6 +91,31 @@ void		 http_free(struct http *http);
  */
 struct http_req	*http_request(struct http *http, const struct http_request *r,
 		    http_cb *cb, void *arg, char *err, size_t errlen);
+/* One message through SMTP: smtp:// (STARTTLS required unless
+ * insecure) or smtps://. */
+struct http_mail {
+	const char		*url;
+	const char		*from;
+	const char *const	*rcpt;		/* NULL-ended */
+	const char		*user;		/* NULL: no AUTH */
+	const char		*password;
+	const char		*message;	/* RFC 5322, CRLF line ends */
+	size_t			 message_len;
+	int			 insecure;	/* smtp:// may stay plain text */
+	const char		*ca_file;
+	long			 timeout_ms;
+};
+
+/*
+ * Sends m as http_request sends a request: cb gets the server's final
+ * reply code as resp->status (250 when accepted) or an error sentence.
+ */
+struct http_req	*http_mail_send(struct http *http, const struct http_mail *m,
+		    http_cb *cb, void *arg, char *err, size_t errlen);
+
+/* Connections kept per host (webhooks keep theirs alive); 0: curl's. */
+void		 http_set_host_connections(struct http *http, long n);
+
 /* cb will not run; the transfer stops at once. */
 void		 http_cancel(struct http_req *req);
 

@@ -35,6 +35,7 @@
 #include "issue.h"
 #include "keystore.h"
 #include "log.h"
+#include "notify.h"
 #include "probe.h"
 #include "rpc.h"
 #include "schedule.h"
@@ -439,6 +440,8 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	expiry_runner_free(rt->d.expiry);
 	rt->d.expiry = NULL;
+	notify_free(rt->d.notify);
+	rt->d.notify = NULL;
 	api_events_watch_stop(&rt->d);
 	if (rt->d.probes != NULL)
 		probe_engine_cancel_all(rt->d.probes);
@@ -570,7 +573,8 @@ start(struct runtime *rt, char *err, size_t errlen)
 	    errlen)) == NULL ||
 	    (rt->d.http = http_new(rt->d.base, err, errlen)) == NULL ||
 	    (rt->d.issuer = issuer_new(&rt->d, err, errlen)) == NULL ||
-	    (rt->d.expiry = expiry_runner_new(&rt->d, err, errlen)) == NULL)
+	    (rt->d.expiry = expiry_runner_new(&rt->d, err, errlen)) == NULL ||
+	    (rt->d.notify = notify_new(&rt->d, err, errlen)) == NULL)
 		return -1;
 	if (techzone_start(rt, err, errlen) == -1)
 		return -1;
@@ -628,6 +632,7 @@ teardown(struct runtime *rt)
 {
 	scheduler_free(rt->d.sched);
 	expiry_runner_free(rt->d.expiry);
+	notify_free(rt->d.notify);
 	probe_engine_free(rt->d.probes);
 	issuer_free(rt->d.issuer);
 	http_free(rt->d.http);

@@ -16,6 +16,7 @@
 enum ev_stmt {
 	EV_INSERT,
 	EV_ENQUEUE,
+	EV_ENQUEUE_ONE,
 	EV_DESC,
 	EV_ASC,
 	EV_SUBJECT_DESC,
@@ -77,6 +78,8 @@ static const char *const ev_sql[EV_STMT_COUNT] = {
 	    "min_severity <= ?3 AND (kinds IS NULL OR "
 	    "instr(kinds, ',' || ?4 || ',') > 0) AND NOT (?5 IS 'sink' AND "
 	    "id = ?6)",
+	[EV_ENQUEUE_ONE] = "INSERT INTO deliveries (event_id, sink_id, next_at, "
+	    "created_at) VALUES (?1, ?2, ?3, ?3)",
 	[EV_DESC] = "SELECT " EVENT_COLUMNS " FROM events" EVENT_RANGE
 	    " ORDER BY id DESC LIMIT ?4",
 	[EV_ASC] = "SELECT " EVENT_COLUMNS " FROM events" EVENT_RANGE
@@ -174,6 +177,17 @@ store_event_insert(struct store *st, struct store_event *ev, char *err,
 		return -1;
 	}
 	ev->id = sqlite3_last_insert_rowid(st->db);
+	if (ev->only_sink > 0) {
+		s = ev_get(st, EV_ENQUEUE_ONE);
+		sqlite3_bind_int64(s, 1, ev->id);
+		sqlite3_bind_int64(s, 2, ev->only_sink);
+		sqlite3_bind_int64(s, 3, ev->at);
+		if (stmt_run(st, s) == -1) {
+			db_error(st, "queueing the event's delivery", err, errlen);
+			return -1;
+		}
+		return 0;
+	}
 	s = ev_get(st, EV_ENQUEUE);
 	sqlite3_bind_int64(s, 1, ev->id);
 	sqlite3_bind_int64(s, 2, ev->at);

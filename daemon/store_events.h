@@ -24,6 +24,7 @@ struct store_event {
 	int64_t		 subject_id;
 	const char	*message;
 	const char	*data;		/* a JSON object's text */
+	int64_t		 only_sink;	/* insert: this sink alone (notify test) */
 };
 
 /* Inserts ev (sets ev->id) and one delivery per enabled sink that wants

@@ -391,3 +391,106 @@ esc_format(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 	return n;
 }
+
+/* --- e-mail headers and chat text ---------------------------------------- */
+
+static const char b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Base64 of in[0..n) into out (4 * ((n + 2) / 3) bytes); returns that. */
+static size_t
+base64(char *out, const unsigned char *in, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 |
+		    (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+		    (i + 2 < n ? in[i + 2] : 0);
+
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	return o;
+}
+
+/* Input bytes per encoded word: "=?UTF-8?B?" + 60 + "?=" is 72 <= 75. */
+#define MAIL_WORD_IN	45
+
+size_t
+esc_mail_header(char *buf, size_t len, const char *s, size_t n)
+{
+	char *shown;
+	size_t slen, o = 0, i = 0;
+	int plain = 1;
+
+	if (len == 0)
+		return 0;
+	buf[0] = '\0';
+	if ((shown = malloc(n * ESC_SEQ_MAX + 4)) == NULL)
+		return 0;
+	slen = esc_log(shown, n * ESC_SEQ_MAX + 4, s, n);
+	for (size_t k = 0; k < slen; k++)
+		plain &= (unsigned char)shown[k] < 0x7f;
+	/* "=?" would read as an encoded word: encode such text too. */
+	if (plain && strstr(shown, "=?") == NULL) {
+		o = esc_term(buf, len, shown, slen, 0, NULL);
+		free(shown);
+		return o;
+	}
+	while (i < slen) {
+		size_t k = esc_utf8_prefix(shown + i, slen - i, MAIL_WORD_IN);
+		size_t need = (i ? 3 : 0) + 12 + 4 * ((k + 2) / 3);
+
+		if (k == 0 || o + need >= len)
+			break;
+		if (i) {
+			memcpy(buf + o, "\r\n ", 3);
+			o += 3;
+		}
+		memcpy(buf + o, "=?UTF-8?B?", 10);
+		o += 10;
+		o += base64(buf + o, (const unsigned char *)shown + i, k);
+		memcpy(buf + o, "?=", 2);
+		o += 2;
+		i += k;
+	}
+	buf[o] = '\0';
+	free(shown);
+	return o;
+}
+
+size_t
+esc_slack(char *buf, size_t len, const char *s, size_t n)
+{
+	char *shown;
+	size_t slen, o = 0;
+
+	if (len == 0)
+		return 0;
+	buf[0] = '\0';
+	if ((shown = malloc(n * ESC_SEQ_MAX + 4)) == NULL)
+		return 0;
+	slen = esc_log(shown, n * ESC_SEQ_MAX + 4, s, n);
+	/* shown is valid UTF-8: walk it a character at a time, so a cut
+	 * never splits a character or an entity. */
+	for (size_t k = 0; k < slen;) {
+		uint32_t cp;
+		size_t cl = esc_utf8_decode(shown + k, slen - k, &cp);
+		const char *ent = cp == '&' ? "&amp;" : cp == '<' ? "&lt;" :
+		    cp == '>' ? "&gt;" : NULL;
+		const char *piece = ent ? ent : shown + k;
+		size_t plen = ent ? strlen(ent) : cl;
+
+		if (o + plen + 1 > len)
+			break;
+		memcpy(buf + o, piece, plen);
+		o += plen;
+		k += cl;
+	}
+	buf[o] = '\0';
+	free(shown);
+	return o;
+}

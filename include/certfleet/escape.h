@@ -78,6 +78,21 @@ size_t	 esc_log(char *buf, size_t len, const char *s, size_t n);
 size_t	 esc_utf8(char *buf, size_t len, const char *s, size_t n, int mark);
 
 /*
+ * For an e-mail header field's value (RFC 5322/2047): escaped as esc_log
+ * (so never a CR or LF that could start a header of its own), then, when
+ * anything but printable ASCII remains, as UTF-8 "B" encoded-words of at
+ * most 75 characters folded with CRLF SP, each word whole characters.
+ * Returns the bytes written; a value that does not fit is cut on a word.
+ */
+size_t	 esc_mail_header(char *buf, size_t len, const char *s, size_t n);
+
+/*
+ * For Slack-style message text (Slack, Mattermost): as esc_log, then '&',
+ * '<' and '>' as entities, so a name cannot ping @channel or forge a link.
+ */
+size_t	 esc_slack(char *buf, size_t len, const char *s, size_t n);
+
+/*
  * snprintf for a stored message (an event, an error): the result is valid
  * UTF-8 and, when it does not fit, cut on a character boundary and marked
  * with ESC_CUT_MARK.  Returns the bytes written.
