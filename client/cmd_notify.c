@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,8 @@ const struct cli_cmd cli_notify_cmds[] = {
 	{ "notify add", cmd_notify_add,
 	  "NAME (--webhook URL [--secret-file FILE] [--format json|slack] | "
 	  "--email ADDR[,ADDR] --smtp URL [--smtp-user U --smtp-password-file F] "
-	  "[--from ADDR] [--smtp-insecure] | --exec CMD) [--kinds K,...] "
+	  "[--from ADDR] [--smtp-insecure] [--smtp-ca-file FILE] | --exec CMD) "
+	  "[--kinds K,...] "
 	  "[--min-severity S] [--timeout SECONDS]",
 	  "add a notification sink: events go to a webhook, e-mail or a command",
 	  "  --webhook URL          POST each event as JSON, signed as Standard\n"
@@ -44,6 +46,8 @@ const struct cli_cmd cli_notify_cmds[] = {
 	  "  --smtp-user U, --smtp-password-file F   SMTP AUTH\n"
 	  "  --from ADDR            the sender (default certfleet@HOSTNAME)\n"
 	  "  --smtp-insecure        allow smtp:// without STARTTLS\n"
+	  "  --smtp-ca-file FILE    trust these roots for the SMTP server\n"
+	  "                         (default: the system store)\n"
 	  "  --exec CMD             run CMD with /bin/sh -c: the event as JSON on\n"
 	  "                         stdin, its facts in CERTFLEET_* variables\n"
 	  "                         (admin only; never interpolated into CMD)\n"
@@ -80,6 +84,7 @@ static const struct {
 	{ "enabled", "Enabled" }, { "disabled_reason", "Disabled Because" },
 	{ "has_secret", "Secret Set" }, { "smtp_url", "SMTP" },
 	{ "smtp_user", "SMTP User" }, { "smtp_insecure", "SMTP Insecure" },
+	{ "smtp_ca_file", "SMTP CA File" },
 	{ "delivered", "Delivered" }, { "failed_attempts", "Failed Attempts" },
 	{ "pending", "Pending" }, { "given_up", "Given Up" },
 	{ "last_delivered_at", "Last Delivered" },
@@ -153,6 +158,7 @@ cmd_notify_add(struct cli *cli, int argc, char **argv)
 		{ "smtp-password-file", required_argument, NULL, 'p' },
 		{ "from", required_argument, NULL, 'F' },
 		{ "smtp-insecure", no_argument, NULL, 'I' },
+		{ "smtp-ca-file", required_argument, NULL, 'C' },
 		{ "exec", required_argument, NULL, 'x' },
 		{ "kinds", required_argument, NULL, 'k' },
 		{ "min-severity", required_argument, NULL, 'S' },
@@ -162,6 +168,8 @@ cmd_notify_add(struct cli *cli, int argc, char **argv)
 	const char *webhook = NULL, *secret_file = NULL, *format = NULL;
 	const char *email = NULL, *smtp = NULL, *user = NULL, *pw_file = NULL;
 	const char *from = NULL, *cmd = NULL, *kinds = NULL, *sev = NULL;
+	const char *ca_file = NULL;
+	char ca_abs[PATH_MAX];
 	char *secret = NULL, *password = NULL, err[512];
 	int64_t timeout = 0;
 	int insecure = 0, ch, rc, n, kinds_n;
@@ -180,6 +188,7 @@ cmd_notify_add(struct cli *cli, int argc, char **argv)
 		case 'p': pw_file = optarg; break;
 		case 'F': from = optarg; break;
 		case 'I': insecure = 1; break;
+		case 'C': ca_file = optarg; break;
 		case 'x': cmd = optarg; break;
 		case 'k': kinds = optarg; break;
 		case 'S': sev = optarg; break;
@@ -201,12 +210,20 @@ cmd_notify_add(struct cli *cli, int argc, char **argv)
 	if ((secret_file || format) && webhook == NULL)
 		return cli_usage_error(cli, "--secret-file and --format are for "
 		    "--webhook");
-	if ((smtp || user || pw_file || from || insecure) && email == NULL)
+	if ((smtp || user || pw_file || from || insecure || ca_file) &&
+	    email == NULL)
 		return cli_usage_error(cli, "--smtp, --smtp-user, "
 		    "--smtp-password-file, --from and --smtp-insecure are for "
 		    "--email");
 	if (email != NULL && smtp == NULL)
 		return cli_usage_error(cli, "--email needs --smtp URL");
+	/* The daemon does not share our working directory. */
+	if (ca_file != NULL) {
+		if (realpath(ca_file, ca_abs) == NULL)
+			return cli_fail(EXIT_USAGE, "--smtp-ca-file %s: %s",
+			    ca_file, strerror(errno));
+		ca_file = ca_abs;
+	}
 	if ((user == NULL) != (pw_file == NULL))
 		return cli_usage_error(cli, "give --smtp-user and "
 		    "--smtp-password-file together");
@@ -222,7 +239,7 @@ cmd_notify_add(struct cli *cli, int argc, char **argv)
 	n = 2 + (webhook != NULL) + (secret != NULL) + (format != NULL) +
 	    (email != NULL) + (smtp != NULL) + (user != NULL) +
 	    (password != NULL) + (from != NULL) + insecure + (cmd != NULL) +
-	    kinds_n + (sev != NULL) + (timeout != 0);
+	    kinds_n + (sev != NULL) + (timeout != 0) + (ca_file != NULL);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
@@ -242,6 +259,7 @@ cmd_notify_add(struct cli *cli, int argc, char **argv)
 	OPT("command", cmd);
 	OPT("kinds", kinds);
 	OPT("min_severity", sev);
+	OPT("smtp_ca_file", ca_file);
 #undef OPT
 	if (insecure)
 		wire_pack_kv_bool(&pk, "smtp_insecure", 1);

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "expiry.h"
+#include "notify.h"
 #include "log.h"
 #include "schedule.h"
 #include "store.h"
@@ -147,6 +148,8 @@ api_debug_set_clock(struct rpc_call *call, const msgpack_object *params)
 		scheduler_kick(d->sched);
 	if (d->expiry != NULL)
 		expiry_kick(d->expiry);
+	if (d->notify != NULL)
+		notify_kick(d->notify);
 	msgpack_packer *pk = rpc_call_result(call);
 	msgpack_pack_map(pk, 2);
 	wire_pack_kv_int(pk, "offset", offset);

@@ -16,7 +16,7 @@
 #include "store.h"
 #include "store_events.h"
 
-#define SINK_KEYS	20
+#define SINK_KEYS	21
 #define TEXT_MAX	4096
 
 /* ",a,b," as a list of names. */
@@ -60,6 +60,7 @@ pack_sink(msgpack_packer *pk, const struct store_sink *k, const char *secret)
 	wire_pack_kv_str(pk, "smtp_url", email ? k->smtp_url : NULL);
 	wire_pack_kv_str(pk, "smtp_user", email ? k->smtp_user : NULL);
 	wire_pack_kv_bool(pk, "smtp_insecure", k->smtp_insecure);
+	wire_pack_kv_str(pk, "smtp_ca_file", email ? k->smtp_ca_file : NULL);
 	wire_pack_kv_int(pk, "delivered", k->delivered);
 	wire_pack_kv_int(pk, "failed_attempts", k->failed);
 	wire_pack_kv_int(pk, "pending", k->pending);
@@ -76,10 +77,10 @@ api_notify_add(struct rpc_call *call, const msgpack_object *params)
 	static const char *const names[] = { "name", "type", "url", "secret",
 	    "format", "recipients", "smtp_url", "smtp_user", "smtp_password",
 	    "from", "smtp_insecure", "command", "kinds", "min_severity",
-	    "timeout", NULL };
+	    "timeout", "smtp_ca_file", NULL };
 	static const char *const texts[] = { "name", "type", "url", "secret",
 	    "format", "recipients", "smtp_url", "smtp_user", "smtp_password",
-	    "from", "command", "kinds", "min_severity" };
+	    "from", "command", "kinds", "min_severity", "smtp_ca_file" };
 	enum { NTEXTS = sizeof(texts) / sizeof(texts[0]) };
 	struct daemon *d = rpc_call_ctx(call);
 	struct notify_params p = { 0 };
@@ -118,6 +119,7 @@ api_notify_add(struct rpc_call *call, const msgpack_object *params)
 	p.command = v[10];
 	p.kinds = v[11];
 	p.min_severity = v[12];
+	p.smtp_ca_file = v[13];
 	p.smtp_insecure = insecure;
 	if ((k = notify_add(d, &p, &secret, &e)) == NULL) {
 		api_fail(call, &e);

@@ -297,6 +297,11 @@ check_type(const struct notify_params *p, struct store_sink *k,
 		    strlen(p->mail_from)))
 			return cf_err_set(e, WIRE_INVALID_ARGUMENT, "email: 'from' "
 			    "is not an e-mail address");
+		if (p->smtp_ca_file != NULL && (p->smtp_ca_file[0] != '/' ||
+		    access(p->smtp_ca_file, R_OK) != 0))
+			return cf_err_set(e, WIRE_INVALID_ARGUMENT, "email: "
+			    "smtp_ca_file must be an absolute path to a readable "
+			    "PEM file");
 		if ((p->smtp_user == NULL) != (p->smtp_password == NULL))
 			return cf_err_set(e, WIRE_INVALID_ARGUMENT, "email: "
 			    "smtp_user and smtp_password go together");
@@ -305,6 +310,7 @@ check_type(const struct notify_params *p, struct store_sink *k,
 		k->smtp_user = (char *)p->smtp_user;
 		k->mail_from = (char *)p->mail_from;
 		k->smtp_insecure = p->smtp_insecure;
+		k->smtp_ca_file = (char *)p->smtp_ca_file;
 		return 0;
 	}
 	if (strcmp(p->type, "exec") == 0) {
@@ -514,6 +520,7 @@ struct sink_rt {
 	int			 slots;
 	int			 inflight;
 	int			 gone;		/* deleted while deliveries ran */
+	int			 failing;	/* its last delivery failed */
 	LIST_ENTRY(sink_rt)	 entry;
 };
 
@@ -815,10 +822,18 @@ delivery_finish(struct delivery *dl, enum outcome out, int64_t retry_after,
 	if (!ok)
 		log_error("notifications: recording a delivery to '%s': %s",
 		    rt->k->name, err);
-	else if (out != OUT_DELIVERED)
-		log_info("notification sink '%s': event %lld%s not delivered: "
-		    "%s", rt->k->name, (long long)dl->rows[0].event_id,
+	else if (out != OUT_DELIVERED && !rt->failing)
+		log_warn("notification sink '%s': event %lld%s not delivered: "
+		    "%s; retrying (said once until a delivery works)",
+		    rt->k->name, (long long)dl->rows[0].event_id,
 		    dl->nrows > 1 ? " and others" : "", shown);
+	else if (out != OUT_DELIVERED)
+		log_debug("notification sink '%s': event %lld not delivered: %s",
+		    rt->k->name, (long long)dl->rows[0].event_id, shown);
+	else if (rt->failing)
+		log_info("notification sink '%s': delivering again",
+		    rt->k->name);
+	rt->failing = out != OUT_DELIVERED;
 	delivery_free(dl);
 	notify_arm(n, 0);
 }
@@ -1255,6 +1270,7 @@ mail_start(struct delivery *dl, const struct store_event *const *evs,
 	m.message = msg;
 	m.message_len = len;
 	m.insecure = rt->k->smtp_insecure;
+	m.ca_file = rt->k->smtp_ca_file;
 	m.timeout_ms = (long)rt->k->timeout * 1000;
 	dl->req = http_mail_send(dl->n->http, &m, mail_done_cb, dl, err, errlen);
 	free(msg);

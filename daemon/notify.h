@@ -37,6 +37,7 @@ struct notify_params {
 	const char	*smtp_password;
 	const char	*mail_from;
 	int		 smtp_insecure;
+	const char	*smtp_ca_file;	/* absolute path; NULL: system store */
 	const char	*command;	/* exec: run by /bin/sh -c */
 	const char	*kinds;		/* "a,b"; NULL: every kind */
 	const char	*min_severity;	/* NULL: info */

@@ -59,7 +59,7 @@ _Static_assert(EV_STMT_COUNT <= STORE_EV_STMT_MAX, "raise STORE_EV_STMT_MAX");
 	"id, name, type, target, format, secret, smtp_url, smtp_user, " \
 	"mail_from, smtp_insecure, kinds, min_severity, timeout, enabled, " \
 	"disabled_reason, delivered, failed, last_delivered_at, last_error, " \
-	"created_at, (SELECT count(*) FROM deliveries d WHERE " \
+	"created_at, smtp_ca_file, (SELECT count(*) FROM deliveries d WHERE " \
 	"d.sink_id = s.id AND d.next_at IS NOT NULL), (SELECT count(*) FROM " \
 	"deliveries d WHERE d.sink_id = s.id AND d.next_at IS NULL)"
 #define EXPIRY_COLUMNS \
@@ -102,8 +102,8 @@ static const char *const ev_sql[EV_STMT_COUNT] = {
 	[EX_NEXT] = "SELECT min(due_at) FROM expiry WHERE due_at IS NOT NULL",
 	[SK_INSERT] = "INSERT INTO sinks (name, type, target, format, "
 	    "smtp_url, smtp_user, mail_from, smtp_insecure, kinds, "
-	    "min_severity, timeout, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?)",
+	    "min_severity, timeout, created_at, smtp_ca_file) VALUES (?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[SK_SET_SECRET] = "UPDATE sinks SET secret = ? WHERE id = ?",
 	[SK_GET_NAME] = "SELECT " SINK_COLUMNS " FROM sinks s WHERE name = ?",
 	[SK_GET_ID] = "SELECT " SINK_COLUMNS " FROM sinks s WHERE id = ?",
@@ -427,6 +427,7 @@ store_sink_free(struct store_sink *s)
 	free(s->smtp_url);
 	free(s->smtp_user);
 	free(s->mail_from);
+	free(s->smtp_ca_file);
 	free(s->kinds);
 	free(s->disabled_reason);
 	free(s->last_error);
@@ -464,8 +465,9 @@ sink_from_row(sqlite3_stmt *s)
 	k->last_delivered_at = sqlite3_column_int64(s, 17);
 	k->last_error = col_strdup(s, 18);
 	k->created_at = sqlite3_column_int64(s, 19);
-	k->pending = sqlite3_column_int64(s, 20);
-	k->given_up = sqlite3_column_int64(s, 21);
+	k->smtp_ca_file = col_strdup(s, 20);
+	k->pending = sqlite3_column_int64(s, 21);
+	k->given_up = sqlite3_column_int64(s, 22);
 	if (k->name == NULL || k->target == NULL)
 		goto fail;
 	return k;
@@ -493,6 +495,7 @@ store_sink_insert(struct store *st, struct store_sink *k, char *err,
 	sqlite3_bind_int(s, 10, k->min_severity);
 	sqlite3_bind_int(s, 11, k->timeout);
 	sqlite3_bind_int64(s, 12, k->created_at);
+	bind_text(s, 13, k->smtp_ca_file);
 	if ((rc = run_insert(st, s, "adding a sink", err, errlen)) == 0)
 		k->id = sqlite3_last_insert_rowid(st->db);
 	return rc;

@@ -96,6 +96,7 @@ struct store_sink {
 	char		*smtp_user;
 	char		*mail_from;
 	int		 smtp_insecure;
+	char		*smtp_ca_file;
 	char		*kinds;		/* ",a,b,"; NULL: every kind */
 	int		 min_severity;
 	int		 timeout;	/* seconds per attempt */

@@ -64,6 +64,7 @@ CREATE TABLE sinks (
 	smtp_user	TEXT,
 	mail_from	TEXT,
 	smtp_insecure	INTEGER NOT NULL DEFAULT 0,
+	smtp_ca_file	TEXT,		-- trust for the SMTP server; NULL: system
 	kinds		TEXT,		-- ",a,b," (for LIKE), NULL: every kind
 	min_severity	INTEGER NOT NULL DEFAULT 0 CHECK (min_severity IN (0, 1, 2)),
 	timeout		INTEGER NOT NULL,

@@ -187,6 +187,45 @@ test_wire_pack_strn(void **state)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+static void
+test_mail_header(void **state)
+{
+	char buf[512];
+
+	(void)state;
+	esc_mail_header(buf, sizeof(buf), "[certfleet] a.example expires", 29);
+	assert_string_equal(buf, "[certfleet] a.example expires");
+	/* A CR LF cannot start a header of its own. */
+	esc_mail_header(buf, sizeof(buf), "x\r\nBcc: victim@example", 22);
+	assert_null(strchr(buf, '\r'));
+	assert_null(strchr(buf, '\n'));
+	assert_string_equal(buf, "x\\x0d\\x0aBcc: victim@example");
+	/* Non-ASCII: UTF-8 "B" encoded words, whole characters each. */
+	esc_mail_header(buf, sizeof(buf), "B\xc3\xbcro", 5);
+	assert_string_equal(buf, "=?UTF-8?B?QsO8cm8=?=");
+	/* Text that reads as an encoded word is encoded too. */
+	esc_mail_header(buf, sizeof(buf), "=?UTF-8?B?QQ==?=", 16);
+	assert_memory_equal(buf, "=?UTF-8?B?", 10);
+	assert_string_not_equal(buf, "=?UTF-8?B?QQ==?=");
+}
+
+static void
+test_slack(void **state)
+{
+	char buf[128];
+
+	(void)state;
+	esc_slack(buf, sizeof(buf), "<!channel> a&b <http://x|y>", 27);
+	assert_string_equal(buf, "&lt;!channel&gt; a&amp;b &lt;http://x|y&gt;");
+	/* Never half an entity. */
+	esc_slack(buf, 7, "a<b", 3);
+	assert_string_equal(buf, "a&lt;b");
+	esc_slack(buf, 6, "a<b", 3);
+	assert_string_equal(buf, "a&lt;");
+	esc_slack(buf, 5, "a<b", 3);
+	assert_string_equal(buf, "a");
+}
+
 int
 main(void)
 {
@@ -198,6 +237,8 @@ main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_wire_pack_strn),
+		cmocka_unit_test(test_mail_header),
+		cmocka_unit_test(test_slack),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
