@@ -122,8 +122,8 @@ run_fuzzers() {
 	make -s -C build-fuzz -j"$JOBS" tests/fuzz/fuzz_frame tests/fuzz/fuzz_pem \
 	    tests/fuzz/fuzz_target tests/fuzz/fuzz_techzone tests/fuzz/fuzz_acme \
 	    tests/fuzz/fuzz_cname tests/fuzz/fuzz_esc_term tests/fuzz/fuzz_esc_log \
-	    tests/fuzz/fuzz_esc_utf8 >/dev/null
-	for t in frame pem target techzone acme cname esc_term esc_log esc_utf8; do
+	    tests/fuzz/fuzz_esc_utf8 tests/fuzz/fuzz_esc_mail >/dev/null
+	for t in frame pem target techzone acme cname esc_term esc_log esc_utf8 esc_mail; do
 		work=build-fuzz/corpus-$t
 		mkdir -p "$work"
 		cp -f tests/fuzz/corpus/$t/* "$work/"

@@ -434,11 +434,13 @@ esc_mail_header(char *buf, size_t len, const char *s, size_t n)
 	slen = esc_log(shown, n * ESC_SEQ_MAX + 4, s, n);
 	for (size_t k = 0; k < slen; k++)
 		plain &= (unsigned char)shown[k] < 0x7f;
-	/* "=?" would read as an encoded word: encode such text too. */
-	if (plain && strstr(shown, "=?") == NULL) {
-		o = esc_term(buf, len, shown, slen, 0, NULL);
+	/* "=?" would read as an encoded word: encode such text too, and text
+	 * too long to fit (encoded words are cut whole, never a mark that is
+	 * not ASCII). */
+	if (plain && strstr(shown, "=?") == NULL && slen < len) {
+		memcpy(buf, shown, slen + 1);
 		free(shown);
-		return o;
+		return slen;
 	}
 	while (i < slen) {
 		size_t k = esc_utf8_prefix(shown + i, slen - i, MAIL_WORD_IN);

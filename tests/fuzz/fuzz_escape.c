@@ -9,6 +9,9 @@
  *     shows every input character.
  *   utf8: valid UTF-8 within the buffer; valid input that fits comes out
  *     unchanged; a cut output is a prefix of the fixed input.
+ *   mail (FUZZ_ESC_MAIL): printable ASCII only, CR LF only as the fold
+ *     "\r\n " between encoded words, so no header can be injected; and
+ *     Slack text: no '<' or '>' at all, '&' only as an entity.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(x)	do { if (!(x)) __builtin_trap(); } while (0)
 
-#if defined(FUZZ_ESC_TERM) || defined(FUZZ_ESC_LOG)
+#if defined(FUZZ_ESC_TERM) || defined(FUZZ_ESC_LOG) || defined(FUZZ_ESC_MAIL)
 static void
 check_shown(const char *out, size_t n)
 {
@@ -37,6 +40,9 @@ check_shown(const char *out, size_t n)
 	}
 }
 
+#endif
+
+#if defined(FUZZ_ESC_TERM) || defined(FUZZ_ESC_LOG)
 static void
 fuzz_shown(const char *in, size_t n, size_t len, size_t max_cols)
 {
@@ -96,6 +102,44 @@ fuzz_utf8(const char *in, size_t n, size_t len, int mark)
 }
 #endif
 
+#ifdef FUZZ_ESC_MAIL
+static void
+check_text(const char *out, size_t n)
+{
+	check_shown(out, n);
+}
+
+static void
+fuzz_mail(const char *in, size_t n, size_t len)
+{
+	char *out = malloc(len);
+	size_t o = esc_mail_header(out, len, in, n);
+
+	CHECK(o < len && strlen(out) == o);
+	for (size_t i = 0; i < o; i++) {
+		unsigned char c = (unsigned char)out[i];
+
+		if (c == '\r') {
+			CHECK(i + 2 < o && out[i + 1] == '\n' && out[i + 2] == ' ');
+			i += 2;
+			continue;
+		}
+		CHECK(c >= 0x20 && c < 0x7f);
+	}
+	o = esc_slack(out, len, in, n);
+	CHECK(o < len && strlen(out) == o);
+	check_text(out, o);
+	for (size_t i = 0; i < o; i++) {
+		CHECK(out[i] != '<' && out[i] != '>');
+		if (out[i] == '&')
+			CHECK(strncmp(out + i, "&amp;", 5) == 0 ||
+			    strncmp(out + i, "&lt;", 4) == 0 ||
+			    strncmp(out + i, "&gt;", 4) == 0);
+	}
+	free(out);
+}
+#endif
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -109,6 +153,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size -= 2;
 #if defined(FUZZ_ESC_TERM) || defined(FUZZ_ESC_LOG)
 	fuzz_shown((const char *)data, size, len, max_cols);
+#elif defined(FUZZ_ESC_MAIL)
+	(void)max_cols;
+	fuzz_mail((const char *)data, size, len);
 #else
 	fuzz_utf8((const char *)data, size, len, max_cols & 1);
 #endif

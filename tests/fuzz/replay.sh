@@ -3,7 +3,7 @@
 set -eu
 b=${CF_BUILDDIR:-.}
 s=${CF_SRCDIR:-.}
-for t in frame pem target techzone acme cname esc_term esc_log esc_utf8; do
+for t in frame pem target techzone acme cname esc_term esc_log esc_utf8 esc_mail; do
 	set -- "$s"/tests/fuzz/corpus/$t/*
 	[ -e "$1" ] || { echo "no corpus for $t"; exit 1; }
 	"$b/tests/fuzz/replay_$t" "$@"
