@@ -9,6 +9,8 @@
 # forced renewal; revocation; SIGKILL in the middle of an order (one order,
 # finished after the restart); the CA down (error, backoff, recovery); an
 # ACME profile the CA does not offer (the job fails before any order).
+# A webhook sink (tests/integration/webhook_rx.py, checking every Standard
+# Webhooks signature) receives the issuing events, a renewal failure too.
 CF_NET=127.0.61
 . "${CF_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
 . "$S/tests/integration/lib_dns.sh"
@@ -20,8 +22,10 @@ ZONE=$DNS_TZ_ZONE
 DB="$STATE/certfleet.db"
 
 # Every process is ours to stop, by PID, however the test ends.
+RX_PID=
 trap 'rc=$?; [ $rc -eq 0 ] || { dns_logs; echo "--- daemon log (tail) ---";
-    tail -40 "$T/daemon.log"; }; stop_pebble; stop_dns; cleanup' EXIT
+    tail -40 "$T/daemon.log"; }; [ -z "$RX_PID" ] || kill "$RX_PID" 2>/dev/null;
+    stop_pebble; stop_dns; cleanup' EXIT
 start_dns
 # pebble's VA asks the resolver, which follows the CNAMEs; no VA sleep.
 PEBBLE_ENV="PEBBLE_VA_NOSLEEP=1" start_pebble "$PEBBLE_ADDR" \
@@ -43,6 +47,35 @@ show() { run_cf --json cert show "$1"; }
 
 run_cf ca add pebble --directory "$PEBBLE_DIR" --trust "$PEBBLE_TRUST"
 expect_eq "ca add pebble" "$RC" 0
+
+# The issuing events go to a signed webhook on loopback.
+SECRET="whsec_$(head -c 32 /dev/urandom | base64 -w0)"
+printf '%s\n' "$SECRET" >"$T/hook.secret"
+python3 "$S/tests/integration/webhook_rx.py" --listen "$CF_NET.30:0" \
+    --port-file "$T/hook.port" --log "$T/hook.log" --secret "$SECRET" &
+RX_PID=$!
+i=0
+while [ ! -s "$T/hook.port" ] && [ $i -lt 200 ]; do i=$((i + 1)); sleep 0.05; done
+run_cf notify add hook --webhook "http://$CF_NET.30:$(cat "$T/hook.port")/hook" \
+    --secret-file "$T/hook.secret" \
+    --kinds cert_issued,cert_renewed,cert_issue_failed,cert_renew_failed
+expect_eq "notify add hook" "$RC" 0
+# hook_got KIND CERT_ID: waits (20 s) for a correctly signed delivery.
+hook_got() {
+	i=0
+	while [ "$(hook_has "$1" "$2")" != true ] && [ $i -lt 400 ]; do
+		i=$((i + 1)); sleep 0.05
+	done
+	if [ "$(hook_has "$1" "$2")" = true ]; then pass
+	else fail "webhook: no signed $1 for certificate $2 (received: $(jq -c \
+	    '[.status, .sig_ok, .kind, .body.subject.id]' "$T/hook.log" |
+	    tr '\n' ' '))"; fi
+}
+hook_has() {
+	jq -s --arg k "$1" --argjson id "$2" 'any(.[]; .sig_ok == true and
+	    .status == 200 and .kind == $k and .body.subject.id == $id)' \
+	    "$T/hook.log" 2>/dev/null
+}
 
 # new_cert NAME ALIASES...: create + csr; sets ID, LABEL, CNAMES (the
 # _acme-challenge names, one a line).
@@ -265,6 +298,11 @@ while show "$DOWN"; [ "$(jf status)" != active ] && [ $i -lt 300 ]; do
 done
 expect_eq "down: recovered" "$(jf status)" active
 expect_eq "down: failures reset" "$(jf failures)" 0
+hook_got cert_issue_failed "$DOWN"
+hook_got cert_issued "$DOWN"
+expect_contains "webhook: the failure says why" "$(jq -r --argjson id "$DOWN" \
+    'select(.kind == "cert_issue_failed" and .body.subject.id == $id) |
+    .body.data.last_error' "$T/hook.log" | head -n 1)" "$DOWN_ADDR"
 
 # --- 10. an ACME profile the CA does not offer (pebble 2.4 has no profiles) ------------
 # The job fails naming the profile and what the CA offers; no order is placed.
@@ -284,7 +322,17 @@ expect_eq "profile: says why" "$(jf last_error)" \
     "ACME profile 'shortlived' is not offered: this CA offers no profiles"
 expect_eq "profile: no order placed" "$(printf '%s\n' "$OUT" | jq '.orders | length')" 0
 
+hook_got cert_issued 1
+hook_got cert_renewed 1
+# A renewal that fails (the CA gone) reaches the webhook too.
+stop_pebble
+run_cf cert renew "$DOWN"
+expect_eq "renew with the CA down: accepted" "$RC" 0
+hook_got cert_renew_failed "$DOWN"
+
 # --- the daemon stayed answering; nothing secret in its log ----------------------------
+if grep -qF "$SECRET" "$T/daemon.log"; then fail "the webhook secret in the log"
+else pass; fi
 for f in "$T"/*.key.pem; do
 	if grep -qF "$(sed -n 2p "$f")" "$T/daemon.log"; then fail "key material in the log ($f)"
 	else pass; fi
