@@ -482,6 +482,36 @@ req_setup(struct http_req *req, const struct http_request *r)
 	return bad ? -1 : 0;
 }
 
+/* A new transfer for url, counted, with its own easy handle; NULL with
+ * err at the limit or out of memory. */
+static struct http_req *
+req_new(struct http *http, const char *url, http_cb *cb, void *arg,
+    char *err, size_t errlen)
+{
+	struct http_req *req;
+
+	if (http->nreqs >= HTTP_REQS_MAX) {
+		snprintf(err, errlen, "too many transfers under way (at most "
+		    "%d)", HTTP_REQS_MAX);
+		return NULL;
+	}
+	if ((req = calloc(1, sizeof(*req))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	http->nreqs++;
+	req->http = http;
+	req->cb = cb;
+	req->arg = arg;
+	if ((req->url = strdup(url)) == NULL ||
+	    (req->easy = curl_easy_init()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		req_free(req);
+		return NULL;
+	}
+	return req;
+}
+
 struct http_req *
 http_request(struct http *http, const struct http_request *r, http_cb *cb,
     void *arg, char *err, size_t errlen)
@@ -502,26 +532,9 @@ http_request(struct http *http, const struct http_request *r, http_cb *cb,
 		    r->url);
 		return NULL;
 	}
-	if (http->nreqs >= HTTP_REQS_MAX) {
-		snprintf(err, errlen, "too many HTTP requests under way "
-		    "(at most %d)", HTTP_REQS_MAX);
+	if ((req = req_new(http, r->url, cb, arg, err, errlen)) == NULL)
 		return NULL;
-	}
-	if ((req = calloc(1, sizeof(*req))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	http->nreqs++;
-	req->http = http;
-	req->cb = cb;
-	req->arg = arg;
 	req->body_cut_ok = r->body_cut_ok;
-	if ((req->url = strdup(r->url)) == NULL ||
-	    (req->easy = curl_easy_init()) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		req_free(req);
-		return NULL;
-	}
 	if (req_setup(req, r) == -1) {
 		snprintf(err, errlen, "libcurl refused the options for %s",
 		    r->url);
@@ -620,22 +633,9 @@ http_mail_send(struct http *http, const struct http_mail *m, http_cb *cb,
 		    "has no sender or recipient, or is too long");
 		return NULL;
 	}
-	if (http->nreqs >= HTTP_REQS_MAX) {
-		snprintf(err, errlen, "too many transfers under way (at most "
-		    "%d)", HTTP_REQS_MAX);
+	if ((req = req_new(http, m->url, cb, arg, err, errlen)) == NULL)
 		return NULL;
-	}
-	if ((req = calloc(1, sizeof(*req))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	http->nreqs++;
-	req->http = http;
-	req->cb = cb;
-	req->arg = arg;
-	if ((req->url = strdup(m->url)) == NULL ||
-	    (req->upload = malloc(m->message_len + 1)) == NULL ||
-	    (req->easy = curl_easy_init()) == NULL) {
+	if ((req->upload = malloc(m->message_len + 1)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		req_free(req);
 		return NULL;

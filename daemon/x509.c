@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "certfleet/escape.h"
 #include "x509.h"
 
 #define PEM_LABEL_MAX	64	/* longest label we are willing to quote */
@@ -73,47 +74,6 @@ dup_bytes(const void *p, size_t n)
 	memcpy(s, p, n);
 	s[n] = '\0';
 	return s;
-}
-
-/*
- * Strict UTF-8 (no overlong forms, surrogates or values past U+10FFFF): the
- * store hands these strings to a JSON encoder that drops anything else.
- */
-static int
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k, more;
-	unsigned long c, min;
-
-	while (i < n) {
-		c = s[i++];
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf) {
-			more = 1;
-			min = 0x80;
-			c &= 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			more = 2;
-			min = 0x800;
-			c &= 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			more = 3;
-			min = 0x10000;
-			c &= 0x07;
-		} else
-			return 0;
-		if (n - i < more)
-			return 0;
-		for (k = 0; k < more; k++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return 0;
-			c = (c << 6) | (s[i++] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return 0;
-	}
-	return 1;
 }
 
 /* --- PEM walking ---------------------------------------------------------- */
@@ -530,7 +490,8 @@ asn1_to_utf8(const ASN1_STRING *s, const char *what, char *err,
 		    what);
 		return NULL;
 	}
-	if (!utf8_valid(u, (size_t)n)) {
+	/* Strict UTF-8: the store hands these strings to JSON encoders. */
+	if (!esc_utf8_valid((const char *)u, (size_t)n)) {
 		OPENSSL_free(u);
 		refuse(err, errlen, "certificate name is not valid text (%s)",
 		    what);
@@ -683,7 +644,7 @@ name_rfc4514(const X509_NAME *name, const char *what, char *err,
 		refuse(err, errlen, "out of memory");
 		goto out;
 	}
-	if (!utf8_valid((unsigned char *)s, strlen(s))) {
+	if (!esc_utf8_valid(s, strlen(s))) {
 		free(s);
 		s = NULL;
 		refuse(err, errlen, "certificate %s is not valid text", what);
