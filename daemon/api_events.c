@@ -119,17 +119,20 @@ read_filter(struct rpc_call *call, const msgpack_object *params,
 		static const char *const types[] = { EVENT_SUBJECT_TRACKED,
 		    EVENT_SUBJECT_CERTIFICATE, EVENT_SUBJECT_CA,
 		    EVENT_SUBJECT_SINK, NULL };
-		const char *colon = memchr(subject, ':', len);
-		char *end;
+		char text[80], *colon, *end = NULL;
 
-		for (size_t i = 0; colon != NULL && types[i] != NULL; i++)
-			if (strlen(types[i]) == (size_t)(colon - subject) &&
-			    memcmp(types[i], subject, (size_t)(colon - subject)) ==
-			    0)
-				f->subject_type = types[i];
-		f->subject_id = colon ? strtoll(colon + 1, &end, 10) : 0;
+		/* The packed string is not NUL-terminated: a copy is. */
+		memcpy(text, subject, len);
+		text[len] = '\0';
+		if ((colon = strchr(text, ':')) != NULL) {
+			*colon = '\0';
+			for (size_t i = 0; types[i] != NULL; i++)
+				if (strcmp(types[i], text) == 0)
+					f->subject_type = types[i];
+			f->subject_id = strtoll(colon + 1, &end, 10);
+		}
 		if (f->subject_type == NULL || f->subject_id <= 0 ||
-		    end != subject + len) {
+		    end == colon + 1 || *end != '\0') {
 			rpc_call_error(call, WIRE_INVALID_ARGUMENT, "parameter "
 			    "'subject' must be TYPE:ID, TYPE one of tracked, "
 			    "certificate, ca, sink (e.g. tracked:3)");
