@@ -97,6 +97,13 @@ void	 api_notify_show(struct rpc_call *, const msgpack_object *);
 void	 api_notify_delete(struct rpc_call *, const msgpack_object *);
 void	 api_notify_test(struct rpc_call *, const msgpack_object *);
 void	 api_notify_retry(struct rpc_call *, const msgpack_object *);
+void	 api_cert_deploy_add(struct rpc_call *, const msgpack_object *);
+void	 api_cert_deploy_list(struct rpc_call *, const msgpack_object *);
+void	 api_cert_deploy_remove(struct rpc_call *, const msgpack_object *);
+void	 api_cert_deploy_run(struct rpc_call *, const msgpack_object *);
+struct store_deploy;
+void	 api_pack_deploy_target(msgpack_packer *pk,
+	    const struct store_deploy *t);
 /* Ends every Events.Watch stream (at shutdown), answering each. */
 void	 api_events_watch_stop(struct daemon *d);
 void	 api_debug_set_clock(struct rpc_call *, const msgpack_object *);

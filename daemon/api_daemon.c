@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
+#include "deploy.h"
 #include "expiry.h"
 #include "notify.h"
 #include "log.h"
@@ -150,6 +151,8 @@ api_debug_set_clock(struct rpc_call *call, const msgpack_object *params)
 		expiry_kick(d->expiry);
 	if (d->notify != NULL)
 		notify_kick(d->notify);
+	if (d->deployer != NULL)
+		deployer_kick(d->deployer);
 	msgpack_packer *pk = rpc_call_result(call);
 	msgpack_pack_map(pk, 2);
 	wire_pack_kv_int(pk, "offset", offset);

@@ -15,6 +15,7 @@
 struct cert_jobs;
 struct config;
 struct event_base;
+struct deployer;
 struct dns;
 struct events;
 struct expiry_runner;
@@ -50,6 +51,7 @@ struct daemon {
 	struct expiry_runner	*expiry;	/* expiry warnings */
 	struct watchers		*watchers;	/* Events.Watch streams */
 	struct notify		*notify;	/* notification delivery */
+	struct deployer		*deployer;	/* deploy targets */
 	int64_t			 started_at;	/* wall clock, for uptime */
 	int			 stopping;
 };

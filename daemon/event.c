@@ -52,6 +52,10 @@ const struct event_kind event_kinds[] = {
 	{ "cert_imported", EVENT_INFO, "a certificate and key were imported" },
 	{ "cert_revoked", EVENT_WARNING, "a certificate was revoked" },
 	{ "cert_deleted", EVENT_INFO, "a managed certificate was deleted" },
+	{ "deploy_ok", EVENT_INFO, "a certificate's files reached a deploy "
+	    "target and its reload succeeded" },
+	{ "deploy_failed", EVENT_WARNING, "a deploy or its reload failed; it "
+	    "is retried" },
 	/* CA profiles */
 	{ "ca_added", EVENT_INFO, "a CA profile was added" },
 	{ "ca_deleted", EVENT_INFO, "a CA profile was deleted" },

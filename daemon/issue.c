@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
+#include "deploy.h"
 #include "dns.h"
 #include "event.h"
 #include "expiry.h"
@@ -33,6 +34,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "store.h"
+#include "store_deploy.h"
 #include "techzone.h"
 #include "x509.h"
 
@@ -1321,7 +1323,8 @@ install(struct job *j, STACK_OF(X509) *chain, char *err, size_t errlen)
 	    store_order_update(is->d->store, j->order, err, errlen) == 0 &&
 	    store_techzone_remove_cert(is->d->store, c->id, NULL, err,
 	    errlen) == 0 && expiry_observe(is->d, EVENT_SUBJECT_CERTIFICATE,
-	    c->id, f, err, errlen) == 0;
+	    c->id, f, err, errlen) == 0 &&
+	    store_deploy_due_cert(is->d->store, c->id, now, err, errlen) == 0;
 	clock_rfc3339(f->valid_until, when, sizeof(when));
 	esc_format(msg, sizeof(msg), "certificate %lld (%s) %s: serial %s, valid "
 	    "until %s (%lld ms)", (long long)c->id, c->domain, j->renewal ?
@@ -1334,6 +1337,9 @@ install(struct job *j, STACK_OF(X509) *chain, char *err, size_t errlen)
 		return -1;
 	}
 	log_info("%s", msg);
+	/* Its deploy targets were made due in the same transaction. */
+	if (is->d->deployer != NULL)
+		deployer_kick(is->d->deployer);
 	if (j->renewal)
 		is->stats.renewed++;
 	else

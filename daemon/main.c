@@ -28,6 +28,7 @@
 #include "cert.h"
 #include "config.h"
 #include "daemon.h"
+#include "deploy.h"
 #include "dns.h"
 #include "event.h"
 #include "expiry.h"
@@ -442,6 +443,8 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 	rt->d.expiry = NULL;
 	notify_free(rt->d.notify);
 	rt->d.notify = NULL;
+	deployer_free(rt->d.deployer);
+	rt->d.deployer = NULL;
 	api_events_watch_stop(&rt->d);
 	if (rt->d.probes != NULL)
 		probe_engine_cancel_all(rt->d.probes);
@@ -574,7 +577,8 @@ start(struct runtime *rt, char *err, size_t errlen)
 	    (rt->d.http = http_new(rt->d.base, err, errlen)) == NULL ||
 	    (rt->d.issuer = issuer_new(&rt->d, err, errlen)) == NULL ||
 	    (rt->d.expiry = expiry_runner_new(&rt->d, err, errlen)) == NULL ||
-	    (rt->d.notify = notify_new(&rt->d, err, errlen)) == NULL)
+	    (rt->d.notify = notify_new(&rt->d, err, errlen)) == NULL ||
+	    (rt->d.deployer = deployer_new(&rt->d, err, errlen)) == NULL)
 		return -1;
 	if (techzone_start(rt, err, errlen) == -1)
 		return -1;
@@ -633,6 +637,7 @@ teardown(struct runtime *rt)
 	scheduler_free(rt->d.sched);
 	expiry_runner_free(rt->d.expiry);
 	notify_free(rt->d.notify);
+	deployer_free(rt->d.deployer);
 	probe_engine_free(rt->d.probes);
 	issuer_free(rt->d.issuer);
 	http_free(rt->d.http);
@@ -669,6 +674,9 @@ main(int argc, char **argv)
 	char err[1024];
 	int rc = 1;
 
+	/* The deploy runner's child: writes one deploy's files, then exits. */
+	if (argc == 2 && strcmp(argv[1], "--deploy-writer") == 0)
+		return deploy_writer_main();
 	log_init("certfleetd");
 	if (parse_args(argc, argv, &args) == -1) {
 		fprintf(stderr, "certfleetd: out of memory\n");

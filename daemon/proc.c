@@ -854,11 +854,17 @@ env_build(const char *const *env, const char **envp, char *err,
 static int
 spec_check(const struct proc_spec *spec, char *err, size_t errlen)
 {
-	if (spec->command == NULL || spec->command[0] == '\0') {
+	if (spec->argv != NULL) {
+		if (spec->argv[0] == NULL || spec->argv[0][0] != '/') {
+			snprintf(err, errlen, "no program to run");
+			return -1;
+		}
+	} else if (spec->command == NULL || spec->command[0] == '\0') {
 		snprintf(err, errlen, "no command to run");
 		return -1;
 	}
-	if (strnlen(spec->command, PROC_COMMAND_MAX + 1) > PROC_COMMAND_MAX) {
+	if (spec->argv == NULL &&
+	    strnlen(spec->command, PROC_COMMAND_MAX + 1) > PROC_COMMAND_MAX) {
 		snprintf(err, errlen, "the command is longer than %d bytes",
 		    PROC_COMMAND_MAX);
 		return -1;
@@ -921,13 +927,15 @@ make_pipe(int fds[2], int ours)
  * without close-on-exec (or that a library opened) are closed from 3 up.
  */
 static int
-proc_spawn(struct proc *p, const char *command, const char **envp,
+proc_spawn(struct proc *p, const struct proc_spec *spec, const char **envp,
     int in_child, int out_child, char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	char *argv[] = { "sh", "-c", (char *)command, NULL };
+	char *shell_argv[] = { "sh", "-c", (char *)spec->command, NULL };
+	char *const *argv = spec->argv ? (char *const *)spec->argv : shell_argv;
+	const char *path = spec->argv ? spec->argv[0] : PROC_SHELL;
 	int rc = 0;
 
 	sigemptyset(&none);
@@ -958,9 +966,9 @@ proc_spawn(struct proc *p, const char *command, const char **envp,
 	rc |= posix_spawnattr_setpgroup(&attr, 0);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot set up the child's spawn");
-	} else if ((rc = posix_spawn(&p->pid, PROC_SHELL, &fa, &attr, argv,
+	} else if ((rc = posix_spawn(&p->pid, path, &fa, &attr, argv,
 	    (char *const *)envp)) != 0) {
-		snprintf(err, errlen, "cannot start %s: %s", PROC_SHELL,
+		snprintf(err, errlen, "cannot start %s: %s", path,
 		    strerror(rc));
 	}
 	posix_spawnattr_destroy(&attr);
@@ -1086,7 +1094,7 @@ proc_start(struct proc_runner *pr, const struct proc_spec *spec,
 	pr->nprocs++;
 	rc = proc_prepare(p, &in_child, &out_child, err, errlen);
 	if (rc == 0)
-		rc = proc_spawn(p, spec->command, envp, in_child, out_child,
+		rc = proc_spawn(p, spec, envp, in_child, out_child,
 		    err, errlen);
 	/* Only the child keeps these: our copies would hide its EOF. */
 	fd_close(&in_child);

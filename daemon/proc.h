@@ -50,6 +50,9 @@ struct proc_runner;
 struct proc_spec {
 	/* Run as PROC_SHELL -c command: a setting, never built from data. */
 	const char		*command;
+	/* Or, when set, argv[0] run directly with these arguments (no shell):
+	 * the daemon's own helpers.  command is then ignored. */
+	const char *const	*argv;
 	/*
 	 * NULL-terminated "NAME=value" entries added to the environment
 	 * (NAME: [A-Za-z_][A-Za-z0-9_]*, each at most once); the way to hand

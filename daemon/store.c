@@ -388,7 +388,8 @@ store_open(struct event_base *base, const char *path, int commit_interval_ms,
 		goto fail;
 	if (store_migrate(st, err, errlen) == -1 ||
 	    store_prepare_all(st, err, errlen) == -1 ||
-	    store_events_prepare(st, err, errlen) == -1)
+	    store_events_prepare(st, err, errlen) == -1 ||
+	    store_deploy_prepare(st, err, errlen) == -1)
 		goto fail;
 	if (base != NULL &&
 	    (st->commit_ev = evtimer_new(base, store_commit_cb, st)) == NULL) {
@@ -416,6 +417,7 @@ store_close(struct store *st)
 	for (int i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	store_events_finalize(st);
+	store_deploy_finalize(st);
 	sqlite3_close(st->db);
 	free(st);
 }

@@ -19,6 +19,7 @@
 /* Statements each part prepares once at open, by its own enum. */
 #define STORE_STMT_MAX		96
 #define STORE_EV_STMT_MAX	48
+#define STORE_DP_STMT_MAX	16
 
 struct waiter {
 	store_durable_cb	*cb;
@@ -31,6 +32,7 @@ struct store {
 	sqlite3			*db;
 	sqlite3_stmt		*stmt[STORE_STMT_MAX];
 	sqlite3_stmt		*ev_stmt[STORE_EV_STMT_MAX];	/* store_events.c */
+	sqlite3_stmt		*dp_stmt[STORE_DP_STMT_MAX];	/* store_deploy.c */
 	struct event		*commit_ev;	/* NULL: commit at write end */
 	int			 commit_interval_ms;
 	int			 txn_open;
@@ -42,9 +44,11 @@ struct store {
 };
 
 
-/* Prepares and finalizes store_events.c's statements (store_open/close). */
+/* Prepare and finalize the other parts' statements (store_open/close). */
 int	 store_events_prepare(struct store *st, char *err, size_t errlen);
 void	 store_events_finalize(struct store *st);
+int	 store_deploy_prepare(struct store *st, char *err, size_t errlen);
+void	 store_deploy_finalize(struct store *st);
 
 /* Resets s for a new use. */
 static inline sqlite3_stmt *
