@@ -42,6 +42,28 @@ pack_issuer(msgpack_packer *pk, const struct daemon *d)
 	wire_pack_kv_int(pk, "failed", (int64_t)st.failed);
 }
 
+/* Deliveries and deploys under way (nil while stopping). */
+static void
+pack_outputs(msgpack_packer *pk, const struct daemon *d)
+{
+	size_t running = 0, peak = 0;
+
+	wire_pack_key(pk, "notify_inflight");
+	if (d->notify != NULL)
+		msgpack_pack_uint64(pk, notify_inflight(d->notify));
+	else
+		msgpack_pack_nil(pk);
+	wire_pack_key(pk, "deploys");
+	if (d->deployer == NULL) {
+		msgpack_pack_nil(pk);
+		return;
+	}
+	deployer_stats(d->deployer, &running, &peak);
+	msgpack_pack_map(pk, 2);
+	wire_pack_kv_int(pk, "running", (int64_t)running);
+	wire_pack_kv_int(pk, "peak", (int64_t)peak);
+}
+
 static void
 pack_techzone(msgpack_packer *pk, const struct daemon *d)
 {
@@ -83,7 +105,7 @@ api_daemon_status(struct rpc_call *call, const msgpack_object *params)
 		return;
 	}
 	pk = rpc_call_result(call);
-	msgpack_pack_map(pk, 11);
+	msgpack_pack_map(pk, 13);
 	wire_pack_kv_str(pk, "version", PACKAGE_VERSION);
 	wire_pack_kv_int(pk, "pid", getpid());
 	api_pack_time(pk, "started_at", d->started_at);
@@ -100,6 +122,7 @@ api_daemon_status(struct rpc_call *call, const msgpack_object *params)
 	wire_pack_kv_int(pk, "host", c.host);
 	pack_techzone(pk, d);
 	pack_issuer(pk, d);
+	pack_outputs(pk, d);
 	rpc_call_reply(call);
 }
 

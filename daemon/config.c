@@ -93,6 +93,8 @@ static const struct setting settings[] = {
 	  "(doubles each time)" },
 	{ "cname-poll-max", SET_INT, OFF(cname_poll_max), 1, 86400, "600", 1,
 	  "seconds, the longest wait between CNAME lookups" },
+	{ "deploy-concurrency", SET_INT, OFF(deploy_concurrency), 1, 1024, "16",
+	  1, "deploys (each a writer child, then its reload) under way at once" },
 	{ "warn-days", SET_DAYS, OFF(warn_days), 1, 3650, "30,14,7,3,1", 1,
 	  "days before notAfter to warn, largest first; by default a threshold "
 	  "applies only to certificates living 3 times as long" },

@@ -45,6 +45,7 @@ struct config {
 	int	 cname_poll_min;	/* seconds, first CNAME re-check */
 	int	 cname_poll_max;	/* seconds, the re-checks' ceiling */
 	struct config_days warn_days;	/* expiry warning thresholds */
+	int	 deploy_concurrency;	/* deploy children at once */
 };
 
 /* Returns a new config holding the defaults; free with config_free. */

@@ -21,6 +21,7 @@
 #include "certfleet/escape.h"
 #include "cert.h"
 #include "clock.h"
+#include "config.h"
 #include "daemon.h"
 #include "deploy.h"
 #include "event.h"
@@ -36,7 +37,7 @@ const char *const deploy_file_names[] = {
 	NULL,
 };
 
-#define DEPLOY_CONCURRENCY	16	/* children at once */
+#define DEPLOY_BATCH		64	/* targets started per loop turn */
 #define DEPLOY_OUTPUT_MAX	4096
 #define DEPLOY_REARM_MAX	3600
 
@@ -217,6 +218,7 @@ struct deploy_wait {
 struct deployer {
 	struct daemon		*d;
 	struct proc_runner	*procs;
+	size_t			 peak;		/* most jobs at once */
 	struct event		*timer;
 	char			 self[PATH_MAX];	/* this executable */
 	LIST_HEAD(, deploy_job)	 running;
@@ -498,7 +500,8 @@ job_start(struct deployer *dp, int64_t id)
 		return;		/* the lease runs out: tried again then */
 	j->dp = dp;
 	LIST_INSERT_HEAD(&dp->running, j, entry);
-	dp->nrunning++;
+	if (++dp->nrunning > dp->peak)
+		dp->peak = dp->nrunning;
 	if (store_deploy_get(dp->d->store, id, &j->t, e.msg, sizeof(e.msg)) != 0) {
 		LIST_REMOVE(j, entry);
 		dp->nrunning--;
@@ -544,15 +547,17 @@ static void
 deployer_run_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct deployer *dp = arg;
-	int64_t ids[DEPLOY_CONCURRENCY], now = clock_now(), next;
-	size_t n = 0, want = DEPLOY_CONCURRENCY - dp->nrunning;
+	int64_t ids[DEPLOY_BATCH], now = clock_now(), next;
+	size_t max = (size_t)dp->d->cfg->deploy_concurrency, n = 0, want;
 	char err[256];
 	int ok = 1;
 
 	(void)fd;
 	(void)what;
-	if (want == 0)
+	if (dp->nrunning >= max)
 		return;		/* a finishing job arms us again */
+	want = max - dp->nrunning < DEPLOY_BATCH ? max - dp->nrunning :
+	    DEPLOY_BATCH;
 	if (store_deploys_due(dp->d->store, now, ids, want, &n, err,
 	    sizeof(err)) == -1 || (n > 0 && store_write_begin(dp->d->store, err,
 	    sizeof(err)) == -1)) {
@@ -738,4 +743,11 @@ deployer_run(struct deployer *dp, int64_t cert_id, int64_t target_id,
 	LIST_INSERT_HEAD(&dp->waits, w, entry);
 	deployer_run_cb(-1, 0, dp);
 	waits_check(dp);
+}
+
+void
+deployer_stats(const struct deployer *dp, size_t *running, size_t *peak)
+{
+	*running = dp->nrunning;
+	*peak = dp->peak;
 }

@@ -54,6 +54,9 @@ struct deployer;
 struct deployer	*deployer_new(struct daemon *d, char *err, size_t errlen);
 void		 deployer_free(struct deployer *dp);
 void		 deployer_kick(struct deployer *dp);
+/* Deploys under way, and the most at once since start (Daemon.Status). */
+void		 deployer_stats(const struct deployer *dp, size_t *running,
+		    size_t *peak);
 /*
  * Deploys the certificate's targets (one, or all with target_id 0) now;
  * done(cert_id, NULL, arg) once none is running or due, or with a reason
