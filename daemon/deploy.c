@@ -32,11 +32,6 @@
 #include "store_deploy.h"
 #include "x509.h"
 
-const char *const deploy_file_names[] = {
-	"cert.pem", "chain.pem", "fullchain.pem", "privkey.pem", "combined.pem",
-	NULL,
-};
-
 #define DEPLOY_BATCH		64	/* targets started per loop turn */
 #define DEPLOY_OUTPUT_MAX	4096
 #define DEPLOY_REARM_MAX	3600
@@ -220,7 +215,7 @@ struct deployer {
 	struct proc_runner	*procs;
 	size_t			 peak;		/* most jobs at once */
 	struct event		*timer;
-	char			 self[PATH_MAX];	/* this executable */
+	char			 writer[PATH_MAX];	/* the writer program */
 	LIST_HEAD(, deploy_job)	 running;
 	LIST_HEAD(, deploy_wait) waits;
 	size_t			 nrunning;
@@ -488,7 +483,7 @@ domains_of(const struct store_cert *c)
 static void
 job_start(struct deployer *dp, int64_t id)
 {
-	const char *argv[] = { dp->self, "--deploy-writer", NULL };
+	const char *argv[] = { dp->writer, NULL };
 	struct deploy_job *j;
 	struct store_cert *c = NULL;
 	struct proc_spec spec = { .argv = argv };
@@ -613,14 +608,21 @@ deployer_new(struct daemon *d, char *err, size_t errlen)
 	dp->d = d;
 	LIST_INIT(&dp->running);
 	LIST_INIT(&dp->waits);
-	if ((n = readlink("/proc/self/exe", dp->self, sizeof(dp->self) - 1)) <=
-	    0) {
-		snprintf(err, errlen, "cannot find certfleetd's own path: %s",
-		    strerror(errno));
-		free(dp);
-		return NULL;
+	/* Beside certfleetd (the build tree, or both installed in one place),
+	 * else where it is installed. */
+	if ((n = readlink("/proc/self/exe", dp->writer, sizeof(dp->writer) -
+	    1)) > 0) {
+		char *slash;
+
+		dp->writer[n] = '\0';
+		if ((slash = strrchr(dp->writer, '/')) != NULL &&
+		    (size_t)(slash - dp->writer) + sizeof(DEPLOY_WRITER) + 1 <
+		    sizeof(dp->writer))
+			strcpy(slash + 1, DEPLOY_WRITER);
 	}
-	dp->self[n] = '\0';
+	if (n <= 0 || access(dp->writer, X_OK) != 0)
+		snprintf(dp->writer, sizeof(dp->writer), "%s/%s",
+		    CF_LIBEXEC_DIR, DEPLOY_WRITER);
 	if ((dp->procs = proc_runner_new(d->base, err, errlen)) == NULL ||
 	    (dp->timer = evtimer_new(d->base, deployer_run_cb, dp)) == NULL) {
 		if (dp->procs == NULL && err[0] == '\0')

@@ -3,7 +3,7 @@
  * with certbot's file names, atomically, followed by a reload command.  A
  * target's version (the leaf's fingerprint) is recorded only after its
  * files and its reload succeeded, so a crash anywhere means the next start
- * deploys again.  Files are written by a child (certfleetd --deploy-writer,
+ * deploys again.  Files are written by a child (certfleetd-deploy-writer,
  * deploy_write.c) and the reload runs through proc.c: nothing blocks the
  * loop, and at most deploy-concurrency children run at once.
  */
@@ -25,7 +25,8 @@ struct daemon;
 /* certbot's names, so server configs written for certbot work unchanged. */
 extern const char *const deploy_file_names[];	/* NULL-ended */
 
-/* The writer child: reads a deploy on stdin (deploy_write.c). */
+#define DEPLOY_WRITER		"certfleetd-deploy-writer"
+/* The writer program's main: reads a deploy on stdin (deploy_write.c). */
 int	 deploy_writer_main(void);
 /* Its work, for tests: 0, or -1 with err (nothing replaced). */
 int	 deploy_write(const char *in, size_t n, char *err, size_t errlen);

@@ -674,9 +674,6 @@ main(int argc, char **argv)
 	char err[1024];
 	int rc = 1;
 
-	/* The deploy runner's child: writes one deploy's files, then exits. */
-	if (argc == 2 && strcmp(argv[1], "--deploy-writer") == 0)
-		return deploy_writer_main();
 	log_init("certfleetd");
 	if (parse_args(argc, argv, &args) == -1) {
 		fprintf(stderr, "certfleetd: out of memory\n");
