@@ -19,7 +19,7 @@ BUILD_DEPS="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libcurl4-openssl-dev libc-ares-dev libsqlite3-dev
 libmsgpack-dev libjansson-dev libinih-dev libcmocka-dev libknot-dev"
 TEST_DEPS="openssl jq python3 valgrind clang libclang-rt-14-dev sqlite3
-bind9-dnsutils knot-dnsutils pebble unbound knot python3-aiosmtpd curl"
+bind9-dnsutils knot-dnsutils pebble unbound knot python3-aiosmtpd curl nginx-light"
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -23,8 +23,10 @@ DB="$STATE/certfleet.db"
 
 # Every process is ours to stop, by PID, however the test ends.
 RX_PID=
+NGX_PID=
 trap 'rc=$?; [ $rc -eq 0 ] || { dns_logs; echo "--- daemon log (tail) ---";
     tail -40 "$T/daemon.log"; }; [ -z "$RX_PID" ] || kill "$RX_PID" 2>/dev/null;
+    [ -z "$NGX_PID" ] || kill "$NGX_PID" 2>/dev/null;
     stop_pebble; stop_dns; cleanup' EXIT
 start_dns
 # pebble's VA asks the resolver, which follows the CNAMEs; no VA sleep.
@@ -58,7 +60,7 @@ i=0
 while [ ! -s "$T/hook.port" ] && [ $i -lt 200 ]; do i=$((i + 1)); sleep 0.05; done
 run_cf notify add hook --webhook "http://$CF_NET.30:$(cat "$T/hook.port")/hook" \
     --secret-file "$T/hook.secret" \
-    --kinds cert_issued,cert_renewed,cert_issue_failed,cert_renew_failed
+    --kinds cert_issued,cert_renewed,cert_issue_failed,cert_renew_failed,deploy_ok
 expect_eq "notify add hook" "$RC" 0
 # hook_got KIND CERT_ID: waits (20 s) for a correctly signed delivery.
 hook_got() {
@@ -303,6 +305,61 @@ hook_got cert_issued "$DOWN"
 expect_contains "webhook: the failure says why" "$(jq -r --argjson id "$DOWN" \
     'select(.kind == "cert_issue_failed" and .body.subject.id == $id) |
     .body.data.last_error' "$T/hook.log" | head -n 1)" "$DOWN_ADDR"
+
+# --- 9b. deployed to a real nginx, reloaded, renewed, seen served ----------------------
+# The certificate's files go where nginx reads them; the reload reloads it;
+# certfleet tracks that nginx by host and sees the renewed serial served.
+NGX="$T/nginx"
+mkdir -p "$NGX/www"
+run_cf --json cert deploy add "$DOWN" --dir "$NGX/www" \
+    --reload "$(command -v nginx || echo /usr/sbin/nginx) -c $NGX/nginx.conf -p $NGX -s reload"
+expect_eq "deploy: add" "$RC" 0
+run_cf --json cert deploy run "$DOWN"
+expect_eq "deploy: first run (nginx not up yet: the reload fails)" \
+    "$(printf '%s\n' "$OUT" | jq -r '.[0].state')" failed
+cat >"$NGX/nginx.conf" <<NGINX
+daemon off; master_process on; worker_processes 1;
+pid $NGX/nginx.pid; error_log $NGX/error.log;
+events { worker_connections 64; }
+http { access_log off; client_body_temp_path $NGX;
+  server { listen $CF_NET.31:8443 ssl; server_name down.test;
+    ssl_certificate $NGX/www/fullchain.pem;
+    ssl_certificate_key $NGX/www/privkey.pem;
+    location / { return 204; } } }
+NGINX
+"$(command -v nginx || echo /usr/sbin/nginx)" -c "$NGX/nginx.conf" -p "$NGX" &
+NGX_PID=$!
+i=0
+while [ ! -s "$NGX/nginx.pid" ] && [ $i -lt 200 ]; do i=$((i + 1)); sleep 0.05; done
+run_cf --json cert deploy run "$DOWN"
+expect_eq "deploy: ok once nginx runs" "$(printf '%s\n' "$OUT" | jq -r '.[0].state')" ok
+show "$DOWN"
+SERIAL_D1=$(jf serial_number)
+run_cf --json track add --host "$CF_NET.31:8443" --sni down.test
+expect_eq "deploy: nginx serves the deployed certificate" \
+    "$(printf '%s\n' "$OUT" | jq -r .serial_number)" "$SERIAL_D1"
+NGX_ITEM=$(printf '%s\n' "$OUT" | jq .id)
+run_cf cert renew "$DOWN"
+i=0
+while show "$DOWN"; [ "$(jf serial_number)" = "$SERIAL_D1" ] && [ $i -lt 300 ]; do
+	i=$((i + 1)); sleep 0.1
+done
+SERIAL_D2=$(jf serial_number)
+if [ "$SERIAL_D2" != "$SERIAL_D1" ]; then pass; else fail "deploy: not renewed"; fi
+# The renewal deploys again and reloads nginx; the next check sees it.
+i=0
+while run_cf --json track check "$NGX_ITEM"; [ "$(printf '%s\n' "$OUT" |
+    jq -r .serial_number)" != "$SERIAL_D2" ] && [ $i -lt 100 ]; do
+	i=$((i + 1)); sleep 0.1
+done
+expect_eq "deploy: nginx serves the renewed certificate" \
+    "$(printf '%s\n' "$OUT" | jq -r .serial_number)" "$SERIAL_D2"
+expect_eq "deploy: the renewal is a chain change" "$("$CERTFLEET" --json events \
+    --item "$NGX_ITEM" --kinds chain_changed | jq length)" 1
+hook_got deploy_ok "$DOWN"
+hook_got cert_renewed "$DOWN"
+kill "$NGX_PID" 2>/dev/null; wait "$NGX_PID" 2>/dev/null || true
+NGX_PID=
 
 # --- 10. an ACME profile the CA does not offer (pebble 2.4 has no profiles) ------------
 # The job fails naming the profile and what the CA offers; no order is placed.
