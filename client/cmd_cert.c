@@ -198,6 +198,21 @@ print_orders(const msgpack_object *cert)
 }
 
 static void
+print_targets(const msgpack_object *cert)
+{
+	static const char *const headers[] = { "TARGET", "DIR", "STATE",
+	    "DEPLOYED", "FAILURES", "NEXT TRY", "LAST ERROR" };
+	static const char *const keys[] = { "id", "dir", "state", "deployed_at",
+	    "failures", "next_attempt_at", "last_error" };
+	const msgpack_object *v = wire_map_get(cert, "deploy_targets");
+
+	if (v == NULL || v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size == 0)
+		return;
+	printf("\nDeploy targets:\n");
+	out_table_of(v, 7, headers, keys);
+}
+
+static void
 print_cert(const msgpack_object *cert)
 {
 	static const struct { const char *key, *title; } pems[] = {
@@ -215,6 +230,7 @@ print_cert(const msgpack_object *cert)
 		print_cnames(cert);
 	}
 	print_orders(cert);
+	print_targets(cert);
 	for (size_t i = 0; i < sizeof(pems) / sizeof(pems[0]); i++) {
 		const msgpack_object *v = wire_map_get(cert, pems[i].key);
 

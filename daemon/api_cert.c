@@ -17,13 +17,14 @@
 #include "daemon.h"
 #include "keystore.h"
 #include "store.h"
+#include "store_deploy.h"
 #include "x509.h"
 
 #define CERT_LIST_PAGE_MAX	10000
 #define CERT_LIST_PAGE_DEFAULT	1000
 #define CERT_ORDERS_SHOWN	50
 #define CERT_KEYS_BRIEF		37
-#define CERT_KEYS_FULL		(CERT_KEYS_BRIEF + 5)
+#define CERT_KEYS_FULL		(CERT_KEYS_BRIEF + 6)
 
 static const char *const statuses[] = {
 	"draft", "pending", "active", "expired", "error", "revoked", NULL,
@@ -127,12 +128,23 @@ pack_version(const struct store_cert_version *v, void *arg)
 	return 0;
 }
 
+static int
+pack_target(const struct store_deploy *t, void *arg)
+{
+	struct sub_list *l = arg;
+
+	api_pack_deploy_target(&l->pk, t);
+	l->n++;
+	return 0;
+}
+
 /* Answers with the full object and frees c. */
 static void
 reply_cert(struct rpc_call *call, struct store_cert *c)
 {
 	struct daemon *d = rpc_call_ctx(call);
 	struct sub_list orders = { .n = 0 }, versions = { .n = 0 };
+	struct sub_list targets = { .n = 0 };
 	char err[256];
 	msgpack_packer *pk;
 
@@ -140,12 +152,17 @@ reply_cert(struct rpc_call *call, struct store_cert *c)
 	msgpack_packer_init(&orders.pk, &orders.sb, msgpack_sbuffer_write);
 	msgpack_sbuffer_init(&versions.sb);
 	msgpack_packer_init(&versions.pk, &versions.sb, msgpack_sbuffer_write);
+	msgpack_sbuffer_init(&targets.sb);
+	msgpack_packer_init(&targets.pk, &targets.sb, msgpack_sbuffer_write);
 	if (store_orders_each(d->store, c->id, CERT_ORDERS_SHOWN, pack_order,
 	    &orders, err, sizeof(err)) == -1 ||
 	    store_cert_versions_each(d->store, c->id, pack_version, &versions,
-	    err, sizeof(err)) == -1) {
+	    err, sizeof(err)) == -1 ||
+	    store_deploys_cert(d->store, c->id, pack_target, &targets, err,
+	    sizeof(err)) == -1) {
 		msgpack_sbuffer_destroy(&orders.sb);
 		msgpack_sbuffer_destroy(&versions.sb);
+		msgpack_sbuffer_destroy(&targets.sb);
 		store_cert_free(c);
 		rpc_call_error(call, WIRE_UNAVAILABLE, "%s", err);
 		return;
@@ -163,8 +180,12 @@ reply_cert(struct rpc_call *call, struct store_cert *c)
 	wire_pack_key(pk, "versions");
 	msgpack_pack_array(pk, versions.n);
 	msgpack_sbuffer_write(pk->data, versions.sb.data, versions.sb.size);
+	wire_pack_key(pk, "deploy_targets");
+	msgpack_pack_array(pk, targets.n);
+	msgpack_sbuffer_write(pk->data, targets.sb.data, targets.sb.size);
 	msgpack_sbuffer_destroy(&orders.sb);
 	msgpack_sbuffer_destroy(&versions.sb);
+	msgpack_sbuffer_destroy(&targets.sb);
 	store_cert_free(c);
 	rpc_call_reply(call);
 }
