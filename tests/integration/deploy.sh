@@ -113,6 +113,30 @@ mv "$T/chain.saved" "$D/chain.pem"
 T4=$(printf '%s\n' "$OUT" | jq .[0].id)
 "$CERTFLEET" cert deploy remove "$ID" "$T4" >/dev/null
 
+# --- a full disk: the previous files stay, the target is failed -----------------
+FULL="$T/full"
+mkdir -p "$FULL"
+if mount -t tmpfs -o size=64k,mode=755 tmpfs "$FULL" 2>/dev/null; then
+	trap 'umount "$FULL" 2>/dev/null; cleanup' EXIT
+	run_cf --json cert deploy add "$ID" --dir "$FULL"
+	TF=$(printf '%s\n' "$OUT" | jq .id)
+	"$CERTFLEET" cert deploy run "$ID" "$TF" >/dev/null 2>&1 || true
+	cp "$FULL/privkey.pem" "$T/full.key.before"
+	dd if=/dev/zero of="$FULL/filler" bs=1k count=1000 2>/dev/null || true
+	run_cf --json cert deploy run "$ID" "$TF"
+	expect_eq "full disk: the command fails" "$RC" 1
+	expect_eq "full disk: failed" "$(printf '%s\n' "$OUT" | jq -r --argjson t "$TF" \
+	    '.[] | select(.id == $t) | .state')" failed
+	expect_contains "full disk: says why" "$(printf '%s\n' "$OUT" | jq -r --argjson t "$TF" \
+	    '.[] | select(.id == $t) | .last_error')" "No space left"
+	expect_eq "full disk: the key as before" "$(cmp -s "$FULL/privkey.pem" "$T/full.key.before" && echo same)" same
+	expect_eq "full disk: no temporary file left" "$(ls -A "$FULL" | grep -c certfleet || true)" 0
+	"$CERTFLEET" cert deploy remove "$ID" "$TF" >/dev/null
+	umount "$FULL"
+else
+	echo "deploy.sh: the full-disk case needs a tmpfs mount (root): not run"
+fi
+
 # --- SIGKILL inside a slow reload: one consistent version, deployed again -------
 mkcert dep2
 ID2=$("$CERTFLEET" --json cert import --cert "$T/dep2.pem" --key "$T/dep2.key" | jq .id)
