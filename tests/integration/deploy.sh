@@ -3,7 +3,8 @@
 # directory with certbot's names, owners and modes, written atomically; the
 # reload runs with certbot's and certfleet's variables (a certbot-style
 # hook reading only RENEWED_LINEAGE and RENEWED_DOMAINS works); bad targets
-# are refused with nothing stored; a failing or hanging reload is recorded,
+# are refused with nothing stored; a full disk leaves the previous files; a
+# failing or hanging reload is recorded,
 # killed with its process group and retried; a symlinked file is refused
 # and the previous files stay; SIGKILL inside a slow reload leaves one
 # consistent version, deployed again after the restart.
