@@ -68,7 +68,7 @@ read_filter(struct rpc_call *call, const msgpack_object *params,
 	const char *subject = NULL;
 	char list[KINDS_TEXT_MAX], err[256];
 	int64_t item = 0;
-	size_t n = 0, len;
+	size_t n = 0, len = 0, klen;
 
 	if (api_param_int(call, params, "after", 0, 0, INT64_MAX,
 	    &f->after) == -1 ||
@@ -98,10 +98,10 @@ read_filter(struct rpc_call *call, const msgpack_object *params,
 		const char *s;
 
 		if (api_param_str(call, params, "kinds", 0, sizeof(list) - 1, &s,
-		    &len) == -1)
+		    &klen) == -1)
 			return -1;
-		memcpy(list, s, len);
-		list[len] = '\0';
+		memcpy(list, s, klen);
+		list[klen] = '\0';
 	}
 	if (kv != NULL) {
 		if (event_kinds_parse(list, kinds_buf, kinds_len, err,
@@ -121,7 +121,10 @@ read_filter(struct rpc_call *call, const msgpack_object *params,
 		    EVENT_SUBJECT_SINK, NULL };
 		char text[80], *colon, *end = NULL;
 
-		/* The packed string is not NUL-terminated: a copy is. */
+		/* The packed string is not NUL-terminated: a copy is (len is
+		 * at most 64, api_param_str's bound). */
+		if (len >= sizeof(text))
+			len = sizeof(text) - 1;
 		memcpy(text, subject, len);
 		text[len] = '\0';
 		if ((colon = strchr(text, ':')) != NULL) {

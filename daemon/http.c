@@ -589,6 +589,10 @@ mail_setup(struct http_req *req, const struct http_mail *m)
 	SET(CURLOPT_ERRORBUFFER, req->curl_err);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	/* Never another sink's connection: its STARTTLS, trust and login
+	 * were checked for its own settings, not this mail's. */
+	SET(CURLOPT_FRESH_CONNECT, 1L);
+	SET(CURLOPT_FORBID_REUSE, 1L);
 	/* CURLUSESSL_TRY would send in clear text when the server offers no
 	 * STARTTLS: required, unless the operator said insecure. */
 	SET(CURLOPT_USE_SSL, m->insecure ? (long)CURLUSESSL_TRY :

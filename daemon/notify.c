@@ -6,7 +6,9 @@
  * operation (a webhook POST on the loop's libcurl multi, one e-mail for a
  * burst of events, or a command through proc.c).
  */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +119,27 @@ recipients_ok(const char *list, struct cf_err *e)
 	}
 }
 
+/* An address literal in 127.0.0.0/8 or ::1; a name never is (it could
+ * resolve anywhere: "127.0.0.1.nip.io"). */
+static int
+loopback_literal(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char v6[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(host);
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n > 2 && n < sizeof(v6) && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(v6, host + 1, n - 2);
+		v6[n - 2] = '\0';
+		return inet_pton(AF_INET6, v6, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return 0;
+}
+
 /*
  * A webhook URL: https://, or http:// to a loopback address literal (a
  * name could resolve anywhere).  Parsed by libcurl's own URL parser.
@@ -141,8 +164,7 @@ webhook_url_ok(const char *url, int *plain, struct cf_err *e)
 	}
 	if (strcmp(scheme, "https") == 0)
 		rc = 0;
-	else if (strcmp(scheme, "http") == 0 && (strncmp(host, "127.", 4) == 0 ||
-	    strcmp(host, "[::1]") == 0)) {
+	else if (strcmp(scheme, "http") == 0 && loopback_literal(host)) {
 		*plain = 1;
 		rc = 0;
 	} else
@@ -535,6 +557,7 @@ struct delivery {
 	struct sink_rt		*rt;
 	enum dl_state		 state;
 	struct store_delivery	 rows[NOTIFY_MAIL_BATCH];
+	unsigned char		 about_sink[NOTIFY_MAIL_BATCH];
 	size_t			 nrows;
 	struct http_req		*req;
 	struct proc		*proc;
@@ -679,6 +702,9 @@ event_json(const struct store_event *ev)
 	json_object_set_new(j, "severity", json_string(
 	    event_severity_name(ev->severity)));
 	json_object_set_new(j, "subject", subj ? subj : json_null());
+	json_object_set_new(j, "item", ev->subject_type != NULL &&
+	    strcmp(ev->subject_type, EVENT_SUBJECT_TRACKED) == 0 ?
+	    json_integer(ev->subject_id) : json_null());
 	/* Stored messages are valid UTF-8 (esc_format): jansson takes them. */
 	json_object_set_new(j, "message", json_string(ev->message));
 	json_object_set_new(j, "data", data ? data : json_object());
@@ -807,7 +833,10 @@ delivery_finish(struct delivery *dl, enum outcome out, int64_t retry_after,
 			next = 0;
 		ok = store_delivery_failed(n->d->store, row, next, shown, err,
 		    sizeof(err)) == 0;
-		if (ok && next == 0 && out != OUT_DISABLE)
+		/* A delivery_given_up or sink_disabled that could not be
+		 * delivered makes no event of its own: two failing sinks would
+		 * feed each other without end. */
+		if (ok && next == 0 && out != OUT_DISABLE && !dl->about_sink[i])
 			ok = sink_event(n, rt, "delivery_given_up", shown, row,
 			    err, sizeof(err)) == 0;
 	}
@@ -1187,7 +1216,7 @@ mail_message(const struct sink_rt *rt, const struct store_event *const *evs,
 	mail_subject(evs, n, subject, sizeof(subject));
 	(void)RAND_bytes(rnd, sizeof(rnd));
 	snprintf(mid, sizeof(mid), "<certfleet.%lld.%lld.%02x%02x%02x%02x%02x"
-	    "%02x%02x%02x.%s>", (long long)rt->k->id, (long long)evs[0]->id,
+	    "%02x%02x%02x@%s>", (long long)rt->k->id, (long long)evs[0]->id,
 	    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7],
 	    strchr(from, '@') + 1);
 	snprintf(to, sizeof(to), "%s", rt->k->target);
@@ -1305,8 +1334,14 @@ delivery_start(struct notify *n, struct sink_rt *rt,
 	rt->inflight++;
 	for (size_t i = 0; i < nrows; i++)
 		if (store_event_get(n->d->store, rows[i].event_id, &evs[ne],
-		    err, sizeof(err)) == 0)
+		    err, sizeof(err)) == 0) {
+			/* What notification says of itself: not worth an
+			 * event of its own when it cannot be delivered. */
+			dl->about_sink[i] =
+			    strcmp(evs[ne]->kind, "delivery_given_up") == 0 ||
+			    strcmp(evs[ne]->kind, "sink_disabled") == 0;
 			ne++;
+		}
 	if (ne == 0)
 		snprintf(err, sizeof(err), "the event is gone");
 	else if (strcmp(rt->k->type, "webhook") == 0)
@@ -1335,8 +1370,13 @@ sink_pump(struct notify *n, struct sink_rt *rt, int64_t now)
 	if (rt->gone || !rt->k->enabled || rt->inflight >= rt->slots)
 		return 0;
 	want = mail ? NOTIFY_MAIL_BATCH : (size_t)(rt->slots - rt->inflight);
-	if (store_deliveries_due(n->d->store, rt->k->id, now, rows, want, &got,
-	    err, sizeof(err)) == -1 || got == 0 ||
+	/* Mail is due a minute after its event; once one is due, the ones
+	 * queued within that minute go in the same message. */
+	if (mail && (store_deliveries_due(n->d->store, rt->k->id, now, rows, 1,
+	    &got, err, sizeof(err)) == -1 || got == 0))
+		return 0;
+	if (store_deliveries_due(n->d->store, rt->k->id, now + (mail ? 60 : 0),
+	    rows, want, &got, err, sizeof(err)) == -1 || got == 0 ||
 	    store_write_begin(n->d->store, err, sizeof(err)) == -1) {
 		if (got != 0)
 			log_error("notifications: %s", err);

@@ -10,9 +10,11 @@
 #    while the daemon and the other sinks go on;
 #  - exec sinks: the event on stdin, CERTFLEET_* variables, hostile names
 #    never run, a failing command retried; only admins add them;
-#  - e-mail: one message per burst, its header, STARTTLS required, the
-#    server's certificate verified;
+#  - e-mail: one RFC 5322 message per burst, its header; STARTTLS required
+#    and the server's certificate verified (--smtp-ca-file), also right
+#    after another sink's mail to the same server;
 #  - bad input refused with one line naming the field, nothing stored;
+#  - two sinks that both give up do not feed each other events;
 #  - at-least-once across five SIGKILLs with ~2000 events in flight.
 # Each receiver is started for its purpose and stopped by PID.
 . "${CF_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
@@ -82,6 +84,13 @@ smtp_start() {
 	echo "$pid" >"$T/$name.pid"
 	rx_wait_port "$name" "$pid"
 	RX_PORT=$(cat "$T/$name.port")
+}
+
+# nmail DIR: how many messages smtp_rx has stored in $T/DIR.
+nmail() {
+	_n=0
+	for _f in "$T/$1"/*.json; do [ -e "$_f" ] && _n=$((_n + 1)); done
+	echo $_n
 }
 
 # rx_stop NAME: stops that receiver, by its PID.
@@ -216,7 +225,7 @@ expect_eq "webhook: timestamp is the real time" "$(rx_q sig "map(
 for id in $(j "$WANT" | jq '.[]'); do
 	expect_eq "webhook: body of event $id is the event" \
 	    "$(rx_q sig "map(select(.event_id == $id)) | .[0].body" | jq -S -c .)" \
-	    "$(event "$id" | jq -c 'del(.item)')"
+	    "$(event "$id" | jq -S -c .)"
 done
 B=$(rx_q sig "map(select(.event_id == $TEST_EV)) | .[0].body")
 expect_eq "notify_test: kind, severity, subject" \
@@ -341,7 +350,7 @@ rx_stop filt
 fwd 120
 i=0
 while [ ! -e "$T/mail/1.json" ] && [ $i -lt 400 ]; do i=$((i + 1)); sleep 0.05; done
-expect_eq "expiring: one mail" "$(ls "$T/mail" | grep -c '\.json$')" 1
+expect_eq "expiring: one mail" "$(nmail mail)" 1
 M="$T/mail/1.eml"
 expect_eq "mail: envelope" "$(jq -c '[.mail_from, .rcpt_tos, .tls]' "$T/mail/1.json")" \
     '["certfleet@example.org",["ops@example.com"],false]'
@@ -541,7 +550,7 @@ sleep 0.2
 for id in $(j "$WANT" | jq '.[]'); do
 	E=$(event "$id")
 	expect_eq "exec: stdin is event $id" "$(jq -S -c . "$T/exec/$id.json" 2>/dev/null)" \
-	    "$(j "$E" | jq -c 'del(.item)')"
+	    "$(j "$E" | jq -S -c .)"
 	envv() { sed -n "s/^$1=//p" "$T/exec/$id.env"; }
 	expect_eq "exec $id: CERTFLEET_EVENT_ID" "$(envv CERTFLEET_EVENT_ID)" "$id"
 	expect_eq "exec $id: CERTFLEET_EVENT_KIND" "$(envv CERTFLEET_EVENT_KIND)" added
@@ -560,6 +569,8 @@ for id in $(j "$WANT" | jq '.[]'); do
 	    "$(j "$E" | jq -r .data.days_remaining)"
 done
 X1=$(j "$WANT" | jq '.[0]')
+expect_eq "exec: the daemon's own environment is not passed on" \
+    "$(grep -c '^CERTFLEET_SOCKET=' "$T/exec/$X1.env" || true)" 0
 expect_eq "exec: the hostile CN arrives exactly" \
     "$(sed -n 's/^CERTFLEET_COMMON_NAME=//p' "$T/exec/$X1.env")" "\$(touch $T/pwned1)"
 for p in pwned1 pwned2 pwned3 pwned4; do
@@ -599,10 +610,10 @@ if command -v setpriv >/dev/null && chmod 0710 "$T" &&
 	    --webhook "http://127.0.0.1:$ALL/op" --kinds notify_test >/dev/null 2>&1 || RC=$?
 	expect_eq "operator: webhook allowed" "$RC" 0
 	"$CERTFLEET" notify delete opw >/dev/null 2>&1 || true
-	chmod 0700 "$T"
 else
 	echo "cannot run the client as another uid: operator role not checked"
 fi
+chmod 0700 "$T"
 
 # =============================================================================
 # 8. E-mail: one message per burst; STARTTLS required; the server verified.
@@ -622,25 +633,19 @@ TLS=$RX_PORT
     --smtp "smtp://127.0.0.1:$MAIL" --kinds added >/dev/null
 "$CERTFLEET" notify add mailtls --email tls@example.com \
     --smtp "smtp://127.0.0.1:$TLS" --kinds added >/dev/null
-CAFILE=no
-if "$CERTFLEET" notify add --help 2>&1 | grep -q -- --smtp-ca-file; then
-	CAFILE=yes
-	"$CERTFLEET" notify add mailca --email ca@example.com --smtp "smtp://127.0.0.1:$TLS" \
-	    --smtp-ca-file "$T/ca.pem" --kinds added >/dev/null
-	expect_eq "smtp_ca_file shown" "$(sink mailca | jq -r .smtp_ca_file)" "$T/ca.pem"
-else
-	fail "no way to give an e-mail sink the SMTP server's CA (--smtp-ca-file)"
-fi
+"$CERTFLEET" notify add mailca --email ca@example.com --smtp "smtp://127.0.0.1:$TLS" \
+    --smtp-ca-file "$T/ca.pem" --kinds added >/dev/null
+expect_eq "smtp_ca_file shown" "$(sink mailca | jq -r .smtp_ca_file)" "$T/ca.pem"
 FIRST=$(last_event)
 for c in m1 m2 m3; do mkcert $c 3650; add $c >/dev/null; done
 WANT=$(ids_after "$FIRST" added)
 sleep 0.5
-expect_eq "mail: nothing before its minute" "$(ls "$T/mail" | grep -c '\.json$')" 1
+expect_eq "mail: nothing before its minute" "$(nmail mail)" 1
 fwd 120
 sink_until mailall '.delivered == 3'
 sink_until mailstrict '.failed_attempts + .delivered >= 1'
 sink_until mailtls '.failed_attempts + .delivered >= 1'
-[ "$CAFILE" = no ] || sink_until mailca '.delivered == 3'
+sink_until mailca '.delivered == 3'
 sleep 0.3
 expect_eq "mail: three events, one message" "$(cat "$T"/mail/*.json | jq -s -c 'map(select(
     .rcpt_tos[0] == "a@example.com") | [.rcpt_tos, .tls])')" \
@@ -671,12 +676,9 @@ expect_eq "untrusted STARTTLS certificate: not delivered" \
     "$(j "$S" | jq -c '[.delivered, .failed_attempts >= 1]')" '[0,true]'
 expect_contains "untrusted certificate: the error says so" "$(j "$S" | jq -r .last_error |
     tr A-Z a-z)" "certificate"
-expect_eq "untrusted certificate: nothing stored for it" "$(ls "$T/tls" 2>/dev/null |
-    grep -c "\.json$" || true)" "$([ "$CAFILE" = yes ] && echo 1 || echo 0)"
-if [ "$CAFILE" = yes ]; then
-	expect_eq "STARTTLS with its CA: delivered over TLS" "$(jq -c '[.rcpt_tos, .tls]' \
-	    "$T/tls/1.json" 2>/dev/null)" '[["ca@example.com"],true]'
-fi
+expect_eq "untrusted certificate: nothing stored for it (only mailca's)" "$(nmail tls)" 1
+expect_eq "STARTTLS with its CA file: delivered over TLS" "$(jq -c '[.rcpt_tos, .tls]' \
+    "$T/tls/1.json" 2>/dev/null)" '[["ca@example.com"],true]'
 # One after the other on the same server: a sink's settings hold even when
 # another sink's mail has just gone there (its connection may be kept).
 # smtp_rx logs the client's address: one port, one connection.
@@ -686,7 +688,7 @@ seq_mail() {
 	d0=$(sink "$1" | jq .delivered)
 	"$CERTFLEET" notify test "$1" >/dev/null
 	sink_until "$1" ".delivered > $d0"
-	n0=$(ls "$T/$3" | grep -c '\.json$' || true)
+	n0=$(nmail "$3")
 	d0=$(sink "$2" | jq .delivered)
 	f0=$(sink "$2" | jq '.failed_attempts + .delivered')
 	"$CERTFLEET" notify test "$2" >/dev/null
@@ -696,7 +698,7 @@ seq_mail() {
 	    jq -s -c "map(select(.n > $n0) | [.rcpt_tos[0], .tls, .peer[1]])")" '[]'
 }
 seq_mail mailall mailstrict mail "no STARTTLS, right after an insecure sink's mail"
-[ "$CAFILE" = no ] || seq_mail mailca mailtls tls \
+seq_mail mailca mailtls tls \
     "untrusted certificate, right after a mail trusted by another sink's CA file"
 for k in mailall mailstrict mailtls mailca; do
 	"$CERTFLEET" notify delete $k >/dev/null 2>&1 || true
@@ -713,8 +715,8 @@ printf 'whsec_%s\n' "$(head -c 16 /dev/urandom | base64)" >"$T/bad2.secret"
 printf '%s\n' "$(head -c 32 /dev/urandom | base64)" >"$T/bad3.secret"
 : >"$T/empty.secret"
 W="--webhook http://127.0.0.1:$ALL/bad"
-# bad RC NEEDLE ARGS...: notify add refused with exit RC (1, 2, or 1|2:
-# either), stderr naming NEEDLE.
+# bad RC PATTERN ARGS...: notify add refused with exit RC (1, 2, or 1|2:
+# either), its stderr matching the glob *PATTERN* (naming the field).
 bad() {
 	want=$1 needle=$2
 	shift 2
@@ -723,7 +725,11 @@ bad() {
 	*"|"*) case "$RC" in 1|2) want=$RC ;; esac ;;
 	esac
 	expect_eq "notify add $*: exit" "$RC" "$want"
-	expect_contains "notify add $*: names the field" "$ERR" "$needle"
+	# shellcheck disable=SC2254
+	case "$ERR" in
+	*$needle*) pass ;;
+	*) fail "notify add $*: [$ERR] does not name [$needle]" ;;
+	esac
 	one_line "notify add $*"
 }
 bad 1 "unknown event kind 'nosuch'" bad1 $W --kinds added,nosuch
@@ -756,12 +762,10 @@ bad 2 "--timeout" bad23 $W --timeout 0
 bad 2 "one of --webhook" bad24
 bad 1 "command" bad25 --exec ''
 bad 1 "a sink named 'all' exists already" all $W
-if [ "$CAFILE" = yes ]; then
-	bad "1|2" "ca" bad26 --email a@example.com --smtp smtp://127.0.0.1:25 \
-	    --smtp-ca-file relative.pem
-	bad "1|2" "ca" bad27 --email a@example.com --smtp smtp://127.0.0.1:25 \
-	    --smtp-ca-file "$T/nonexistent.pem"
-fi
+bad "1|2" "smtp?ca?file" bad26 --email a@example.com --smtp smtp://127.0.0.1:25 \
+    --smtp-ca-file relative.pem
+bad "1|2" "smtp?ca?file" bad27 --email a@example.com --smtp smtp://127.0.0.1:25 \
+    --smtp-ca-file "$T/nonexistent.pem"
 AFTER=$("$CERTFLEET" --json notify list | jq -c 'map(.name)')
 expect_eq "bad input: nothing stored" "$AFTER" "$BEFORE"
 for k in bad8 bad9; do "$CERTFLEET" notify delete $k >/dev/null 2>&1 || true; done
@@ -851,7 +855,17 @@ done
 t_done=$(date +%s)
 MISSING=$(rx_q bulk "([.[] | select(.status == 200) | .event_id] | unique) as \$g | $EVENTS - \$g | length")
 expect_eq "bulk: every event reached the receiver (200) at least once" "$MISSING" 0
-sink_until bulk '.pending == 0'
+# A delivery that reached the receiver just before a SIGKILL stays leased
+# (then is sent again): the clock moves past the leases until none is left.
+i=0
+while [ "$(sink bulk | jq .pending)" != 0 ] && [ $i -lt 20 ]; do
+	i=$((i + 1))
+	fwd 3600
+	_w=0
+	while [ "$(sink bulk | jq .pending)" != 0 ] && [ $_w -lt 40 ]; do
+		_w=$((_w + 1)); sleep 0.05
+	done
+done
 expect_eq "bulk: nothing pending or given up" "$(sink bulk | jq -c '[.pending, .given_up]')" '[0,0]'
 expect_eq "bulk: the daemon logged no store error" \
     "$(grep -c 'notifications: ' "$T/daemon.log" || true)" 0
