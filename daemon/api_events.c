@@ -68,7 +68,7 @@ read_filter(struct rpc_call *call, const msgpack_object *params,
 	const char *subject = NULL;
 	char list[KINDS_TEXT_MAX], err[256];
 	int64_t item = 0;
-	size_t n = 0, len = 0, klen;
+	size_t n = 0, len = 0, klen = 0;
 
 	if (api_param_int(call, params, "after", 0, 0, INT64_MAX,
 	    &f->after) == -1 ||
@@ -76,6 +76,8 @@ read_filter(struct rpc_call *call, const msgpack_object *params,
 	    api_param_str(call, params, "subject", 0, 64, &subject,
 	    &len) == -1)
 		return -1;
+	if (kv != NULL && kv->type == MSGPACK_OBJECT_NIL)
+		kv = NULL;		/* nil: no filter */
 	if (kv != NULL && kv->type == MSGPACK_OBJECT_ARRAY) {
 		list[0] = '\0';
 		for (uint32_t i = 0; i < kv->via.array.size; i++) {
@@ -95,11 +97,16 @@ read_filter(struct rpc_call *call, const msgpack_object *params,
 			list[n] = '\0';
 		}
 	} else if (kv != NULL) {
-		const char *s;
+		const char *s = NULL;
 
 		if (api_param_str(call, params, "kinds", 0, sizeof(list) - 1, &s,
 		    &klen) == -1)
 			return -1;
+		if (s == NULL) {
+			rpc_call_error(call, WIRE_INVALID_ARGUMENT, "parameter "
+			    "'kinds' must be a list of kind names or \"a,b\"");
+			return -1;
+		}
 		memcpy(list, s, klen);
 		list[klen] = '\0';
 	}
@@ -219,6 +226,7 @@ struct watch {
 	struct rpc_call		*call;
 	struct store_event_filter f;
 	char			 kinds[KINDS_TEXT_MAX + 2];
+	size_t			 nsent;		/* by the last query */
 	struct event		*retry;
 	LIST_ENTRY(watch)	 entry;
 };
@@ -246,6 +254,7 @@ watch_send_one(const struct store_event *ev, void *arg)
 	pack_event(rpc_call_stream_begin(w->call), ev);
 	rpc_call_stream_send(w->call);
 	w->f.after = ev->id;
+	w->nsent++;
 	return 0;
 }
 
@@ -259,7 +268,6 @@ watch_pump(struct watch *w)
 	struct daemon *d = w->set->d;
 	struct timeval tv = { 0, WATCH_RETRY_MS * 1000 };
 	char err[256];
-	int64_t before;
 
 	if (!rpc_call_connected(w->call)) {
 		rpc_call_error(w->call, WIRE_CANCELLED, "the client went away");
@@ -267,7 +275,12 @@ watch_pump(struct watch *w)
 		return;
 	}
 	while (rpc_call_backlog(w->call) < WATCH_BACKLOG_MAX) {
-		before = w->f.after;
+		int64_t last = 0;
+
+		/* Read before the query: events matching no filter still move
+		 * the cursor, so a narrow watch does not rescan them. */
+		(void)store_events_last_id(d->store, &last);
+		w->nsent = 0;
 		w->f.limit = WATCH_BATCH;
 		w->f.ascending = 1;
 		if (store_events_each(d->store, &w->f, watch_send_one, w, err,
@@ -276,8 +289,11 @@ watch_pump(struct watch *w)
 			watch_free(w);
 			return;
 		}
-		if (w->f.after - before < WATCH_BATCH)
+		if (w->nsent < WATCH_BATCH) {
+			if (last > w->f.after)
+				w->f.after = last;
 			return;		/* caught up */
+		}
 	}
 	/* Behind: the socket paces us; look again shortly. */
 	evtimer_add(w->retry, &tv);

@@ -90,6 +90,10 @@ check_dir(const char *dir, struct cf_err *e)
 	if (dir == NULL || dir[0] != '/' || strlen(dir) > DEPLOY_PATH_MAX - 64)
 		return cf_err_set(e, WIRE_INVALID_ARGUMENT, "dir must be an "
 		    "absolute path");
+	for (const char *p = dir; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return cf_err_set(e, WIRE_INVALID_ARGUMENT, "dir holds a "
+			    "control character");
 	if (lstat(dir, &st) == -1)
 		return cf_err_set(e, WIRE_INVALID_ARGUMENT, "dir %s: %s", dir,
 		    strerror(errno));
@@ -197,6 +201,7 @@ struct deploy_job {
 	char			 serial[128];
 	char			 not_after[40];
 	char			*domains;	/* space separated */
+	int			 again;		/* made due while running */
 	struct proc		*proc;
 	LIST_ENTRY(deploy_job)	 entry;
 };
@@ -262,7 +267,12 @@ job_finish(struct deploy_job *j, const char *why)
 
 	free(t->last_error);
 	t->last_error = NULL;
-	if (why == NULL) {
+	if (why == NULL && j->again) {
+		/* Deployed, but a newer certificate (or a run) wants it again:
+		 * its files are not recorded as the latest. */
+		snprintf(t->state, sizeof(t->state), "pending");
+		t->next_attempt_at = now;
+	} else if (why == NULL) {
 		snprintf(t->state, sizeof(t->state), "ok");
 		free(t->deployed_fingerprint);
 		t->deployed_fingerprint = strdup(j->fingerprint);
@@ -274,7 +284,8 @@ job_finish(struct deploy_job *j, const char *why)
 		snprintf(t->state, sizeof(t->state), "failed");
 		t->last_error = strdup(shown);
 		t->failures++;
-		t->next_attempt_at = now + retry_delay(t->failures);
+		t->next_attempt_at = j->again ? now : now +
+		    retry_delay(t->failures);
 	}
 	event_init(&ev, why ? "deploy_failed" : "deploy_ok",
 	    EVENT_SUBJECT_CERTIFICATE, t->cert_id);
@@ -389,30 +400,23 @@ write_done_cb(const struct proc_result *res, void *arg)
 		job_finish(j, NULL);
 }
 
-/* Appends one file of the deploy to the writer's input. */
-static int
-add_file(char **in, size_t *len, const struct store_deploy *t,
+/* Appends one file of the deploy to the writer's input (in has room). */
+static void
+add_file(char *in, size_t *len, const struct store_deploy *t,
     const char *name, int mode, const char *a, size_t alen, const char *b,
     size_t blen)
 {
-	char head[128];
-	int hn = snprintf(head, sizeof(head), "file %s %o %ld %ld %zu\n", name,
+	*len += (size_t)sprintf(in + *len, "file %s %o %ld %ld %zu\n", name,
 	    mode, t->uid, t->gid, alen + blen);
-	char *p = realloc(*in, *len + (size_t)hn + alen + blen + 1);
-
-	if (p == NULL)
-		return -1;
-	memcpy(p + *len, head, (size_t)hn);
-	memcpy(p + *len + hn, a, alen);
-	if (blen)
-		memcpy(p + *len + hn + alen, b, blen);
-	*len += (size_t)hn + alen + blen;
-	*in = p;
-	return 0;
+	memcpy(in + *len, a, alen);
+	*len += alen;
+	memcpy(in + *len, b, blen);
+	*len += blen;
 }
 
 /* The writer's input: the certificate, chain, fullchain, key (and the
- * combined file); the key read through the one keystore path. */
+ * combined file); the key read through the one keystore path, into one
+ * buffer sized once (never moved, so no unwiped copy is left behind). */
 static char *
 job_input(struct deploy_job *j, const struct store_cert *c, size_t *len,
     struct cf_err *e)
@@ -420,43 +424,37 @@ job_input(struct deploy_job *j, const struct store_cert *c, size_t *len,
 	const struct store_deploy *t = j->t;
 	const char *cert = c->facts->pem, *chain = c->chain_pem ? c->chain_pem :
 	    "";
-	size_t clen = strlen(cert), chlen = strlen(chain), klen = 0;
-	char *key = NULL, *in = NULL;
-	int rc;
+	size_t clen = strlen(cert), chlen = strlen(chain), klen = 0, cap;
+	char *key = NULL, *in;
 
 	if (cert_key_pem(j->dp->d, c->id, &key, &klen, e) == -1)
 		return NULL;
-	*len = 0;
-	if (asprintf(&in, "certfleet-deploy 1\ndir %s\n", t->dir) == -1) {
+	/* Headers (< 128 bytes each), the dir line, every file's bytes. */
+	cap = 64 + strlen(t->dir) + 5 * 128 + 2 * clen + 2 * chlen + 2 * klen +
+	    clen + chlen;
+	if ((in = malloc(cap)) == NULL) {
 		keystore_secret_free(key, klen);
 		cf_err_set(e, WIRE_RESOURCE_EXHAUSTED, "out of memory");
 		return NULL;
 	}
-	*len = strlen(in);
-	rc = add_file(&in, len, t, "cert.pem", t->cert_mode, cert, clen, NULL,
-	    0) | add_file(&in, len, t, "chain.pem", t->cert_mode, chain, chlen,
-	    NULL, 0) | add_file(&in, len, t, "fullchain.pem", t->cert_mode,
-	    cert, clen, chain, chlen) | add_file(&in, len, t, "privkey.pem",
-	    t->key_mode, key, klen, NULL, 0);
-	if (rc == 0 && t->combined) {
-		/* key + fullchain, for HAProxy and Postfix; a key's mode. */
-		char *full = NULL;
-
-		if (asprintf(&full, "%s%s", cert, chain) == -1)
-			rc = -1;
-		else {
-			rc = add_file(&in, len, t, "combined.pem", t->key_mode,
-			    key, klen, full, strlen(full));
-			free(full);
-		}
+	*len = (size_t)sprintf(in, "certfleet-deploy 1\ndir %s\n", t->dir);
+	add_file(in, len, t, "cert.pem", t->cert_mode, cert, clen, "", 0);
+	add_file(in, len, t, "chain.pem", t->cert_mode, chain, chlen, "", 0);
+	add_file(in, len, t, "fullchain.pem", t->cert_mode, cert, clen, chain,
+	    chlen);
+	add_file(in, len, t, "privkey.pem", t->key_mode, key, klen, "", 0);
+	/* key + fullchain, for HAProxy and Postfix, with a key's mode; the
+	 * fullchain part written as cert then chain. */
+	if (t->combined) {
+		*len += (size_t)sprintf(in + *len, "file combined.pem %o %ld %ld "
+		    "%zu\n", t->key_mode, t->uid, t->gid, klen + clen + chlen);
+		memcpy(in + *len, key, klen);
+		memcpy(in + *len + klen, cert, clen);
+		memcpy(in + *len + klen + clen, chain, chlen);
+		*len += klen + clen + chlen;
 	}
 	keystore_secret_free(key, klen);
-	if (rc != 0 || (in = realloc(in, *len + 5)) == NULL) {
-		keystore_secret_free(in, *len);
-		cf_err_set(e, WIRE_RESOURCE_EXHAUSTED, "out of memory");
-		return NULL;
-	}
-	memcpy(in + *len, "end\n", 5);
+	memcpy(in + *len, "end\n", 4);
 	*len += 4;
 	return in;
 }
@@ -479,7 +477,19 @@ domains_of(const struct store_cert *c)
 	return s;
 }
 
-/* Starts the deploy of one (leased) target. */
+static struct deploy_job *
+job_running(struct deployer *dp, int64_t id)
+{
+	struct deploy_job *j;
+
+	LIST_FOREACH(j, &dp->running, entry)
+		if (j->t->id == id)
+			return j;
+	return NULL;
+}
+
+/* Starts the deploy of one (leased) target; one running is told to go
+ * again when it ends, so two writers never interleave on one directory. */
 static void
 job_start(struct deployer *dp, int64_t id)
 {
@@ -491,6 +501,10 @@ job_start(struct deployer *dp, int64_t id)
 	char *in = NULL;
 	size_t len = 0;
 
+	if ((j = job_running(dp, id)) != NULL) {
+		j->again = 1;
+		return;
+	}
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return;		/* the lease runs out: tried again then */
 	j->dp = dp;
@@ -728,6 +742,20 @@ deployer_run(struct deployer *dp, int64_t cert_id, int64_t target_id,
 	w->arg = arg;
 	w->cert_id = cert_id;
 	w->target_id = target_id;
+	if (target_id != 0) {
+		struct store_deploy *t = NULL;
+		int rc = store_deploy_get(dp->d->store, target_id, &t, err,
+		    sizeof(err));
+		int mine = rc == 0 && t->cert_id == cert_id;
+
+		store_deploy_free(t);
+		if (!mine) {
+			free(w);
+			done(cert_id, rc == -1 ? err : "no such deploy target of "
+			    "this certificate", arg);
+			return;
+		}
+	}
 	/* Due now; the runner starts them within the concurrency bound. */
 	ok = store_write_begin(dp->d->store, err, sizeof(err)) == 0;
 	if (ok) {

@@ -36,8 +36,7 @@ struct wfile {
 	long		 uid, gid;
 	const char	*data;
 	size_t		 len;
-	char		 tmp[DEPLOY_PATH_MAX];
-	char		 path[DEPLOY_PATH_MAX];
+	char		 tmp[64];
 };
 
 static int
@@ -94,25 +93,37 @@ parse(char *in, size_t n, char *dir, size_t dirlen, struct wfile *f,
 	return 0;
 }
 
-/* The directory must be real, absolute and not writable by others. */
+/*
+ * Opens the directory once, refusing a symbolic link, and checks what it
+ * opened: everything after works on this descriptor (openat, renameat), so
+ * no one can swap the directory between the check and the writes.  It must
+ * not be writable by others, and belong to us, root or the files' owner.
+ */
 static int
-check_dir(const char *dir, char *err, size_t errlen)
+open_dir(const char *dir, long owner, char *err, size_t errlen)
 {
 	struct stat st;
+	int fd;
 
 	if (dir[0] != '/')
 		return snprintf(err, errlen, "%s is not an absolute path", dir),
 		    -1;
-	if (lstat(dir, &st) == -1)
-		return snprintf(err, errlen, "%s: %s", dir, strerror(errno)), -1;
-	if (S_ISLNK(st.st_mode))
-		return snprintf(err, errlen, "%s is a symbolic link", dir), -1;
-	if (!S_ISDIR(st.st_mode))
-		return snprintf(err, errlen, "%s is not a directory", dir), -1;
-	if (st.st_mode & S_IWOTH)
-		return snprintf(err, errlen, "%s is writable by others", dir),
-		    -1;
-	return 0;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1)
+		return snprintf(err, errlen, "%s: %s", dir, errno == ELOOP ?
+		    "a symbolic link" : strerror(errno)), -1;
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+	} else if (st.st_mode & S_IWOTH) {
+		snprintf(err, errlen, "%s is writable by others", dir);
+	} else if (st.st_uid != 0 && st.st_uid != geteuid() &&
+	    (long)st.st_uid != owner) {
+		snprintf(err, errlen, "%s belongs to another user (uid %ld)", dir,
+		    (long)st.st_uid);
+	} else
+		return fd;
+	close(fd);
+	return -1;
 }
 
 static int
@@ -131,46 +142,47 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* One temporary file: owner and mode first, then the data, fsynced. */
+/* One temporary file in dfd: owner and mode first, then the data,
+ * fsynced. */
 static int
-write_tmp(struct wfile *w, const char *dir, char *err, size_t errlen)
+write_tmp(int dfd, const char *dir, struct wfile *w, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd;
 
-	if ((size_t)snprintf(w->path, sizeof(w->path), "%s/%s", dir, w->name) >=
-	    sizeof(w->path) || (size_t)snprintf(w->tmp, sizeof(w->tmp),
-	    "%s/.%s.certfleet-%ld", dir, w->name, (long)getpid()) >=
-	    sizeof(w->tmp))
-		return snprintf(err, errlen, "the path is too long"), -1;
-	if (lstat(w->path, &st) == 0 && !S_ISREG(st.st_mode))
-		return snprintf(err, errlen, "%s exists and is not a regular "
-		    "file (a symbolic link?): refused", w->path), -1;
-	(void)unlink(w->tmp);		/* a crashed writer's leftover */
-	if ((fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	if ((size_t)snprintf(w->tmp, sizeof(w->tmp), ".%s.certfleet-%ld",
+	    w->name, (long)getpid()) >= sizeof(w->tmp))
+		return snprintf(err, errlen, "the name is too long"), -1;
+	if (fstatat(dfd, w->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode))
+		return snprintf(err, errlen, "%s/%s exists and is not a regular "
+		    "file (a symbolic link?): refused", dir, w->name), -1;
+	(void)unlinkat(dfd, w->tmp, 0);	/* a crashed writer's leftover */
+	if ((fd = openat(dfd, w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1)
-		return snprintf(err, errlen, "%s: %s", w->tmp, strerror(errno)),
-		    -1;
+		return snprintf(err, errlen, "%s/%s: %s", dir, w->tmp,
+		    strerror(errno)), -1;
 	if ((w->uid != -1 || w->gid != -1) && fchown(fd, (uid_t)w->uid,
 	    (gid_t)w->gid) == -1) {
-		snprintf(err, errlen, "%s: chown: %s", w->tmp, strerror(errno));
+		snprintf(err, errlen, "%s/%s: chown: %s", dir, w->tmp,
+		    strerror(errno));
 		goto fail;
 	}
 	if (fchmod(fd, (mode_t)w->mode) == -1 ||
 	    write_all(fd, w->data, w->len) == -1 || fsync(fd) == -1) {
-		snprintf(err, errlen, "%s: %s", w->tmp, strerror(errno));
+		snprintf(err, errlen, "%s/%s: %s", dir, w->tmp, strerror(errno));
 		goto fail;
 	}
 	if (close(fd) == -1) {
 		fd = -1;
-		snprintf(err, errlen, "%s: %s", w->tmp, strerror(errno));
+		snprintf(err, errlen, "%s/%s: %s", dir, w->tmp, strerror(errno));
 		goto fail;
 	}
 	return 0;
 fail:
 	if (fd != -1)
 		close(fd);
-	unlink(w->tmp);
+	unlinkat(dfd, w->tmp, 0);
 	return -1;
 }
 
@@ -180,40 +192,38 @@ deploy_write(const char *in, size_t n, char *err, size_t errlen)
 	struct wfile f[DEPLOY_FILES_MAX];
 	char dir[DEPLOY_PATH_MAX - 64], *copy;
 	size_t nf = 0, i;
-	int dfd, rc = -1;
+	int dfd = -1, rc = -1;
 
 	if ((copy = malloc(n + 1)) == NULL)
 		return snprintf(err, errlen, "out of memory"), -1;
 	memcpy(copy, in, n);
 	copy[n] = '\0';
 	if (parse(copy, n, dir, sizeof(dir), f, &nf, err, errlen) == -1 ||
-	    check_dir(dir, err, errlen) == -1)
+	    (dfd = open_dir(dir, f[0].uid, err, errlen)) == -1)
 		goto out;
 	for (i = 0; i < nf; i++)
-		if (write_tmp(&f[i], dir, err, errlen) == -1) {
+		if (write_tmp(dfd, dir, &f[i], err, errlen) == -1) {
 			while (i-- > 0)
-				unlink(f[i].tmp);
+				unlinkat(dfd, f[i].tmp, 0);
 			goto out;
 		}
 	/* Every file is whole on disk: now they replace the old ones. */
 	for (i = 0; i < nf; i++)
-		if (rename(f[i].tmp, f[i].path) == -1) {
-			snprintf(err, errlen, "%s: %s", f[i].path,
+		if (renameat(dfd, f[i].tmp, dfd, f[i].name) == -1) {
+			snprintf(err, errlen, "%s/%s: %s", dir, f[i].name,
 			    strerror(errno));
 			for (size_t k = i; k < nf; k++)
-				unlink(f[k].tmp);
+				unlinkat(dfd, f[k].tmp, 0);
 			goto out;
 		}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    fsync(dfd) == -1) {
+	if (fsync(dfd) == -1) {
 		snprintf(err, errlen, "%s: fsync: %s", dir, strerror(errno));
-		if (dfd != -1)
-			close(dfd);
 		goto out;
 	}
-	close(dfd);
 	rc = 0;
 out:
+	if (dfd != -1)
+		close(dfd);
 	explicit_bzero(copy, n);
 	free(copy);
 	return rc;

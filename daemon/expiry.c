@@ -379,15 +379,42 @@ expiry_run_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (store_expiry_due(d->store, now, rows, EXPIRY_BATCH, &n, err,
-	    sizeof(err)) == -1 || store_write_begin(d->store, err,
 	    sizeof(err)) == -1) {
 		log_error("expiry warnings: %s; trying again in a minute", err);
 		expiry_arm(r, 60);
 		return;
 	}
-	for (size_t i = 0; i < n && ok; i++)
-		ok = expiry_run_one(d, &rows[i], now, err, sizeof(err)) == 0;
-	store_write_end(d->store, ok);
+	/* A bracket per row: one that fails is retried alone, not with the
+	 * whole batch behind it. */
+	for (size_t i = 0; i < n; i++) {
+		if (store_write_begin(d->store, err, sizeof(err)) == -1) {
+			ok = 0;
+			break;
+		}
+		if (expiry_run_one(d, &rows[i], now, err, sizeof(err)) == 0) {
+			store_write_end(d->store, 1);
+			continue;
+		}
+		store_write_end(d->store, 0);
+		log_error("expiry warnings: %s %lld: %s; trying again in a "
+		    "minute", rows[i].subject_type,
+		    (long long)rows[i].subject_id, err);
+		/* Out of the way of the others for a minute, as stored (the
+		 * decision above was rolled back with its events). */
+		if (store_write_begin(d->store, err, sizeof(err)) == 0) {
+			struct store_expiry x;
+			int put = store_expiry_get(d->store,
+			    rows[i].subject_type, rows[i].subject_id, &x, err,
+			    sizeof(err)) == 0;
+
+			if (put) {
+				x.due_at = now + 60;
+				put = store_expiry_put(d->store, &x, err,
+				    sizeof(err)) == 0;
+			}
+			store_write_end(d->store, put);
+		}
+	}
 	if (!ok) {
 		log_error("expiry warnings: %s; trying again in a minute", err);
 		expiry_arm(r, 60);

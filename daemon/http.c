@@ -180,20 +180,44 @@ req_free(struct http_req *req)
 	free(req);
 }
 
+/*
+ * The URL as an error shows it: scheme://host[:port] only.  A webhook's
+ * path and query may be its credential (Slack's are), and userinfo is.
+ */
+static const char *
+url_shown(const char *url, char *buf, size_t len)
+{
+	const char *p = strstr(url, "://"), *host, *end, *at;
+
+	if (p == NULL) {
+		snprintf(buf, len, "(a URL)");
+		return buf;
+	}
+	host = p + 3;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	if (at != NULL)
+		host = at + 1;
+	snprintf(buf, len, "%.*s%.*s", (int)(p + 3 - url), url,
+	    (int)(end - host), host);
+	return buf;
+}
+
 static void
 req_deliver(struct http_req *req)
 {
 	struct http_response resp = { 0 };
-	char err[CURL_ERROR_SIZE + HTTP_URL_MAX + 64];
+	char err[CURL_ERROR_SIZE + HTTP_URL_MAX + 64], shown[HTTP_URL_MAX + 1];
 
+	url_shown(req->url, shown, sizeof(shown));
 	if (req->too_big && !req->body_cut_ok) {
 		snprintf(err, sizeof(err), "%s: the response body is larger "
-		    "than %u bytes", req->url, HTTP_BODY_MAX);
+		    "than %u bytes", shown, HTTP_BODY_MAX);
 		req->cb(NULL, err, req->arg);
 		return;
 	}
 	if (req->result != CURLE_OK && !req->too_big) {
-		snprintf(err, sizeof(err), "%s: %s", req->url,
+		snprintf(err, sizeof(err), "%s: %s", shown,
 		    req->curl_err[0] ? req->curl_err :
 		    curl_easy_strerror(req->result));
 		req->cb(NULL, err, req->arg);

@@ -650,8 +650,9 @@ teardown(struct runtime *rt)
 	techzone_server_free(rt->d.tzsrv);
 	techzone_free(rt->d.tz);
 	dns_free(rt->d.dns);
-	events_free(rt->d.events);
+	/* The store's last commit may still tell the events' listeners. */
 	store_close(rt->d.store);
+	events_free(rt->d.events);
 	keystore_free(rt->d.keys);
 	if (rt->sig_term) event_free(rt->sig_term);
 	if (rt->sig_int) event_free(rt->sig_int);

@@ -148,7 +148,7 @@ static int
 webhook_url_ok(const char *url, int *plain, struct cf_err *e)
 {
 	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL;
+	char *scheme = NULL, *host = NULL, *user = NULL;
 	int rc = -1;
 
 	*plain = 0;
@@ -160,6 +160,12 @@ webhook_url_ok(const char *url, int *plain, struct cf_err *e)
 	    CURLUE_OK) {
 		cf_err_set(e, WIRE_INVALID_ARGUMENT, "webhook: the URL does not "
 		    "parse (https://host/path)");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+		curl_free(user);
+		cf_err_set(e, WIRE_INVALID_ARGUMENT, "webhook: a user or password "
+		    "in the URL is refused (it would be shown); use the secret");
 		goto out;
 	}
 	if (strcmp(scheme, "https") == 0)
@@ -827,6 +833,8 @@ delivery_finish(struct delivery *dl, enum outcome out, int64_t retry_after,
 			    sizeof(err)) == 0;
 			continue;
 		}
+		if (retry_after > NOTIFY_GIVE_UP)
+			retry_after = NOTIFY_GIVE_UP;	/* a receiver's number */
 		if (retry_after > 0 && now + retry_after > next)
 			next = now + retry_after;
 		if (out != OUT_RETRY || next > row->created_at + NOTIFY_GIVE_UP)
@@ -1357,9 +1365,10 @@ delivery_start(struct notify *n, struct sink_rt *rt,
 		delivery_finish(dl, ne == 0 ? OUT_GIVE_UP : OUT_RETRY, 0, err);
 }
 
-/* Leases and starts what is due for one sink; 1 when more is due. */
+/* Leases and starts what is due for one sink; 1 when more is due.  *started
+ * counts the deliveries begun. */
 static int
-sink_pump(struct notify *n, struct sink_rt *rt, int64_t now)
+sink_pump(struct notify *n, struct sink_rt *rt, int64_t now, size_t *started)
 {
 	struct store_delivery rows[NOTIFY_MAIL_BATCH];
 	int mail = strcmp(rt->k->type, "email") == 0;
@@ -1392,6 +1401,7 @@ sink_pump(struct notify *n, struct sink_rt *rt, int64_t now)
 		log_error("notifications: %s", err);
 		return 0;
 	}
+	*started += got;
 	if (mail)
 		delivery_start(n, rt, rows, got);
 	else
@@ -1406,6 +1416,7 @@ notify_run_cb(evutil_socket_t fd, short what, void *arg)
 	struct notify *n = arg;
 	struct sink_rt *rt, *next;
 	int64_t now = clock_now(), due;
+	size_t started = 0;
 	int more = 0;
 
 	(void)fd;
@@ -1414,16 +1425,19 @@ notify_run_cb(evutil_socket_t fd, short what, void *arg)
 		sinks_reload(n);
 	for (rt = LIST_FIRST(&n->sinks); rt != NULL; rt = next) {
 		next = LIST_NEXT(rt, entry);
-		more |= sink_pump(n, rt, now);
+		more |= sink_pump(n, rt, now, &started);
 	}
 	if (more) {
 		notify_arm(n, 0);
 		return;
 	}
+	/* What is due but was not started waits for a sink's slot (a
+	 * finishing delivery arms us again) or is a sink we skip: never a
+	 * loop that spins on it. */
 	if (store_deliveries_next_due(n->d->store, &due) == -1 || due == 0)
 		notify_arm(n, NOTIFY_REARM_MAX);
 	else
-		notify_arm(n, due - now);
+		notify_arm(n, due - now >= 1 ? due - now : started ? 0 : 1);
 }
 
 static void
@@ -1467,6 +1481,9 @@ notify_new(struct daemon *d, char *err, size_t errlen)
 	}
 	/* Connections to a receiver are kept alive, a sink's slots at most. */
 	http_set_host_connections(n->http, SLOTS_WEBHOOK);
+	/* Bulk work: answers to clients come first. */
+	if (event_base_get_npriorities(d->base) > PRIO_BULK)
+		event_priority_set(n->timer, PRIO_BULK);
 	notify_arm(n, 0);
 	return n;
 }

@@ -580,6 +580,9 @@ proc_release(struct proc *p)
 	fd_close(&p->pidfd);
 	fd_close(&p->in_fd);
 	fd_close(&p->out_fd);
+	/* A deploy's input holds a private key: never left in freed memory. */
+	if (p->input != NULL)
+		explicit_bzero(p->input, p->input_len);
 	free(p->input);
 	free(p->out);
 	free(p);

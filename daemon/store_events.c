@@ -124,8 +124,8 @@ static const char *const ev_sql[EV_STMT_COUNT] = {
 	    "next_at = ?, last_error = ? WHERE id = ?",
 	[DL_SINK_FAILED] = "UPDATE sinks SET failed = failed + 1, "
 	    "last_error = ? WHERE id = ?",
-	[DL_RETRY] = "UPDATE deliveries SET next_at = ?, attempts = 0 WHERE "
-	    "sink_id = ? AND next_at IS NULL",
+	[DL_RETRY] = "UPDATE deliveries SET next_at = ?1, attempts = 0, "
+	    "created_at = ?1 WHERE sink_id = ?2 AND next_at IS NULL",
 };
 
 static const char *const severity_names[] = { "info", "warning", "critical" };
@@ -634,10 +634,11 @@ store_delivery_done(struct store *st, const struct store_delivery *d,
     int64_t now, char *err, size_t errlen)
 {
 	sqlite3_stmt *s = ev_get(st, DL_DELETE);
+	int rc;
 
 	sqlite3_bind_int64(s, 1, d->id);
-	if (run_changes(st, s, "recording a delivery", err, errlen) != 0)
-		return 0;	/* gone meanwhile (sink deleted): nothing to count */
+	if ((rc = run_changes(st, s, "recording a delivery", err, errlen)) != 0)
+		return rc == 1 ? 0 : -1;	/* 1: the sink went meanwhile */
 	s = ev_get(st, DL_SINK_DELIVERED);
 	sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_int64(s, 2, d->sink_id);
@@ -650,12 +651,14 @@ store_delivery_failed(struct store *st, const struct store_delivery *d,
     int64_t next_at, const char *why, char *err, size_t errlen)
 {
 	sqlite3_stmt *s = ev_get(st, DL_FAIL);
+	int rc;
 
 	bind_time(s, 1, next_at);
 	bind_text(s, 2, why);
 	sqlite3_bind_int64(s, 3, d->id);
-	if (run_changes(st, s, "recording a failed delivery", err, errlen) != 0)
-		return 0;
+	if ((rc = run_changes(st, s, "recording a failed delivery", err,
+	    errlen)) != 0)
+		return rc == 1 ? 0 : -1;
 	s = ev_get(st, DL_SINK_FAILED);
 	bind_text(s, 1, why);
 	sqlite3_bind_int64(s, 2, d->sink_id);

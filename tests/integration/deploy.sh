@@ -118,7 +118,7 @@ T4=$(printf '%s\n' "$OUT" | jq .[0].id)
 FULL="$T/full"
 mkdir -p "$FULL"
 if mount -t tmpfs -o size=64k,mode=755 tmpfs "$FULL" 2>/dev/null; then
-	trap 'umount "$FULL" 2>/dev/null; cleanup' EXIT
+	trap 'umount "$FULL" 2>/dev/null || true; cleanup' EXIT
 	run_cf --json cert deploy add "$ID" --dir "$FULL"
 	TF=$(printf '%s\n' "$OUT" | jq .id)
 	"$CERTFLEET" cert deploy run "$ID" "$TF" >/dev/null 2>&1 || true
@@ -134,6 +134,7 @@ if mount -t tmpfs -o size=64k,mode=755 tmpfs "$FULL" 2>/dev/null; then
 	expect_eq "full disk: no temporary file left" "$(ls -A "$FULL" | grep -c certfleet || true)" 0
 	"$CERTFLEET" cert deploy remove "$ID" "$TF" >/dev/null
 	umount "$FULL"
+	trap cleanup EXIT
 else
 	echo "deploy.sh: the full-disk case needs a tmpfs mount (root): not run"
 fi
