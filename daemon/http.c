@@ -44,6 +44,7 @@ struct http_req {
 	CURLcode		 result;
 	int			 too_big;
 	int			 body_cut_ok;
+	int			 url_secret;	/* errors show scheme://host only */
 	/* An SMTP message being sent. */
 	char			*upload;
 	size_t			 upload_len, upload_off;
@@ -209,7 +210,10 @@ req_deliver(struct http_req *req)
 	struct http_response resp = { 0 };
 	char err[CURL_ERROR_SIZE + HTTP_URL_MAX + 64], shown[HTTP_URL_MAX + 1];
 
-	url_shown(req->url, shown, sizeof(shown));
+	if (req->url_secret)
+		url_shown(req->url, shown, sizeof(shown));
+	else
+		snprintf(shown, sizeof(shown), "%s", req->url);
 	if (req->too_big && !req->body_cut_ok) {
 		snprintf(err, sizeof(err), "%s: the response body is larger "
 		    "than %u bytes", shown, HTTP_BODY_MAX);
@@ -559,6 +563,7 @@ http_request(struct http *http, const struct http_request *r, http_cb *cb,
 	if ((req = req_new(http, r->url, cb, arg, err, errlen)) == NULL)
 		return NULL;
 	req->body_cut_ok = r->body_cut_ok;
+	req->url_secret = r->url_secret;
 	if (req_setup(req, r) == -1) {
 		snprintf(err, errlen, "libcurl refused the options for %s",
 		    r->url);

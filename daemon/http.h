@@ -65,6 +65,8 @@ struct http_request {
 	int			 plain_ok;	/* http:// too (the caller vouches) */
 	int			 body_cut_ok;	/* a body past HTTP_BODY_MAX is cut, not
 						 * an error: the status is what counts */
+	int			 url_secret;	/* errors show scheme://host only (a
+						 * webhook's path may be its token) */
 };
 
 /*

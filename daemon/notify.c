@@ -948,6 +948,7 @@ webhook_start(struct delivery *dl, const struct store_event *ev, char *err,
 	r.headers = headers;
 	r.plain_ok = strncmp(r.url, "http://", 7) == 0;
 	r.body_cut_ok = 1;
+	r.url_secret = 1;
 	r.timeout_ms = (long)rt->k->timeout * 1000;
 	r.connect_timeout_ms = r.timeout_ms;
 	dl->req = http_request(dl->n->http, &r, webhook_done_cb, dl, err,
