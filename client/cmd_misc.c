@@ -24,7 +24,8 @@ const struct cli_cmd cli_misc_cmds[] = {
 	{ "status", cmd_status, "",
 	  "daemon version, uptime, schema version and counts", "",
 	  M_DAEMON_STATUS },
-	{ "events", cmd_events, "[--follow] [--after ID] [--kinds K,...] "
+	{ "events", cmd_events, "[--follow] [--after ID] [--before ID] "
+	  "[--kinds K,...] "
 	  "[--subject TYPE:ID | --item ID] [--limit N]",
 	  "the activity feed, newest first; --follow streams new events",
 	  "  --follow         print events as they commit, oldest first, until\n"
@@ -32,6 +33,7 @@ const struct cli_cmd cli_misc_cmds[] = {
 	  "                   reconnect with --after the last ID printed: no gap,\n"
 	  "                   no duplicate (calls Events.Watch)\n"
 	  "  --after ID       only events newer than ID\n"
+	  "  --before ID      only events older than ID (paging back)\n"
 	  "  --kinds K,...    only these kinds ('certfleet events kinds' lists\n"
 	  "                   them)\n"
 	  "  --subject T:ID   only events about one thing: tracked:3,\n"
@@ -154,13 +156,14 @@ cmd_events(struct cli *cli, int argc, char **argv)
 		{ "item", required_argument, NULL, 'i' },
 		{ "subject", required_argument, NULL, 's' },
 		{ "after", required_argument, NULL, 'a' },
+		{ "before", required_argument, NULL, 'b' },
 		{ "kinds", required_argument, NULL, 'k' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "follow", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *subject = NULL, *kinds = NULL;
-	int64_t item = 0, limit = 50, after = -1;
+	int64_t item = 0, limit = 50, after = -1, before = 0;
 	int follow = 0, ch, rc, n;
 	struct cf_reply r;
 	msgpack_sbuffer sb;
@@ -173,6 +176,8 @@ cmd_events(struct cli *cli, int argc, char **argv)
 			continue;
 		if (ch == 'a' && cli_parse_int(optarg, 0, INT64_MAX, &after) == 0)
 			continue;
+		if (ch == 'b' && cli_parse_id(optarg, &before) == 0)
+			continue;
 		if (ch == 's' || ch == 'k' || ch == 'f') {
 			subject = ch == 's' ? optarg : subject;
 			kinds = ch == 'k' ? optarg : kinds;
@@ -180,15 +185,19 @@ cmd_events(struct cli *cli, int argc, char **argv)
 			continue;
 		}
 		return cli_usage_error(cli, ch == 'i' ? "bad item ID" :
-		    ch == 'l' ? "--limit must be 1..10000" : ch == 'a' ?
-		    "--after needs an event ID" : "unknown option");
+		    ch == 'l' ? "--limit must be 1..10000" : ch == 'a' ||
+		    ch == 'b' ? "--after and --before need an event ID" :
+		    "unknown option");
 	}
 	if (optind != argc)
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
 	if (item && subject)
 		return cli_usage_error(cli, "give --item or --subject, not both");
+	if (before && follow)
+		return cli_usage_error(cli, "--before is for the list, not "
+		    "--follow");
 	n = (item != 0) + (subject != NULL) + (after >= 0) + (kinds != NULL) +
-	    !follow;
+	    !follow + (before != 0);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
@@ -200,6 +209,8 @@ cmd_events(struct cli *cli, int argc, char **argv)
 		wire_pack_kv_str(&pk, "subject", subject);
 	if (after >= 0)
 		wire_pack_kv_int(&pk, "after", after);
+	if (before)
+		wire_pack_kv_int(&pk, "before", before);
 	if (kinds)
 		wire_pack_kv_str(&pk, "kinds", kinds);
 	if (!follow) {

@@ -23,6 +23,7 @@ static int cmd_notify_show(struct cli *, int, char **);
 static int cmd_notify_delete(struct cli *, int, char **);
 static int cmd_notify_test(struct cli *, int, char **);
 static int cmd_notify_retry(struct cli *, int, char **);
+static int cmd_notify_enable(struct cli *, int, char **);
 
 const struct cli_cmd cli_notify_cmds[] = {
 	{ "notify add", cmd_notify_add,
@@ -72,6 +73,9 @@ const struct cli_cmd cli_notify_cmds[] = {
 	  M_NOTIFY_TEST },
 	{ "notify retry", cmd_notify_retry, "NAME",
 	  "re-queue the deliveries a sink gave up", "", M_NOTIFY_RETRY },
+	{ "notify enable", cmd_notify_enable, "NAME",
+	  "enable a sink again after a 410 Gone disabled it (then 'notify "
+	  "retry' re-queues what it gave up)", "", M_NOTIFY_ENABLE },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -367,6 +371,17 @@ cmd_notify_test(struct cli *cli, int argc, char **argv)
 	if ((rc = name_call(cli, argc, argv, M_NOTIFY_TEST, &r)) != EXIT_OK)
 		return rc;
 	return cli_finish_object(cli, &r, print_tested);
+}
+
+static int
+cmd_notify_enable(struct cli *cli, int argc, char **argv)
+{
+	struct cf_reply r;
+	int rc;
+
+	if ((rc = name_call(cli, argc, argv, M_NOTIFY_ENABLE, &r)) != EXIT_OK)
+		return rc;
+	return cli_finish_object(cli, &r, print_sink);
 }
 
 static int

@@ -69,6 +69,8 @@ const struct rpc_method api_methods[] = {
 	  "send a test event to one sink through the real path" },
 	{ M_NOTIFY_RETRY, api_notify_retry, RPC_ROLE_OPERATOR,
 	  "re-queue the deliveries a sink gave up" },
+	{ M_NOTIFY_ENABLE, api_notify_enable, RPC_ROLE_OPERATOR,
+	  "enable a sink again (after a 410 Gone disabled it)" },
 	{ M_CA_ADD, api_ca_add, RPC_ROLE_OPERATOR,
 	  "add a CA profile, or set a built-in profile's EAB" },
 	{ M_CA_LIST, api_ca_list, RPC_ROLE_OPERATOR,

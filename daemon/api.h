@@ -97,6 +97,7 @@ void	 api_notify_show(struct rpc_call *, const msgpack_object *);
 void	 api_notify_delete(struct rpc_call *, const msgpack_object *);
 void	 api_notify_test(struct rpc_call *, const msgpack_object *);
 void	 api_notify_retry(struct rpc_call *, const msgpack_object *);
+void	 api_notify_enable(struct rpc_call *, const msgpack_object *);
 void	 api_cert_deploy_add(struct rpc_call *, const msgpack_object *);
 void	 api_cert_deploy_list(struct rpc_call *, const msgpack_object *);
 void	 api_cert_deploy_remove(struct rpc_call *, const msgpack_object *);

@@ -254,6 +254,27 @@ api_notify_test(struct rpc_call *call, const msgpack_object *params)
 }
 
 void
+api_notify_enable(struct rpc_call *call, const msgpack_object *params)
+{
+	struct daemon *d = rpc_call_ctx(call);
+	struct store_sink *k;
+	struct cf_err e = { 0 };
+	char *name;
+
+	if ((name = param_name(call, params)) == NULL)
+		return;
+	if (notify_enable(d, name, &e) == -1 || (k = notify_get(d, name,
+	    &e)) == NULL)
+		api_fail(call, &e);
+	else {
+		pack_sink(rpc_call_result(call), k, NULL);
+		store_sink_free(k);
+		rpc_call_reply(call);
+	}
+	free(name);
+}
+
+void
 api_notify_retry(struct rpc_call *call, const msgpack_object *params)
 {
 	struct daemon *d = rpc_call_ctx(call);

@@ -513,6 +513,29 @@ notify_test(struct daemon *d, const char *name, int64_t *event_id,
 }
 
 int
+notify_enable(struct daemon *d, const char *name, struct cf_err *e)
+{
+	struct store_sink *k;
+	int rc;
+
+	if ((k = notify_get(d, name, e)) == NULL)
+		return -1;
+	if (store_write_begin(d->store, e->msg, sizeof(e->msg)) == -1) {
+		store_sink_free(k);
+		e->code = WIRE_UNAVAILABLE;
+		return -1;
+	}
+	rc = store_sink_enable(d->store, k->id, e->msg, sizeof(e->msg));
+	store_write_end(d->store, rc == 0);
+	store_sink_free(k);
+	if (cf_err_store(e, rc, "no notification sink '%s'", name) != 0)
+		return -1;
+	log_info("notification sink '%s' enabled", name);
+	sinks_changed(d);
+	return 0;
+}
+
+int
 notify_retry(struct daemon *d, const char *name, int64_t *n,
     struct cf_err *e)
 {

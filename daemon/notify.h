@@ -60,6 +60,9 @@ int		 notify_delete(struct daemon *d, const char *name,
  * in *event_id. */
 int		 notify_test(struct daemon *d, const char *name,
 		    int64_t *event_id, struct cf_err *e);
+/* Enables a sink again (after a 410 disabled it). */
+int		 notify_enable(struct daemon *d, const char *name,
+		    struct cf_err *e);
 /* Re-queues what the sink gave up; how many in *n. */
 int		 notify_retry(struct daemon *d, const char *name, int64_t *n,
 		    struct cf_err *e);

@@ -35,6 +35,7 @@ enum ev_stmt {
 	SK_ALL,
 	SK_DELETE,
 	SK_DISABLE,
+	SK_ENABLE,
 	DL_DUE,
 	DL_NEXT,
 	DL_LEASE,
@@ -109,6 +110,8 @@ static const char *const ev_sql[EV_STMT_COUNT] = {
 	[SK_GET_ID] = "SELECT " SINK_COLUMNS " FROM sinks s WHERE id = ?",
 	[SK_ALL] = "SELECT " SINK_COLUMNS " FROM sinks s ORDER BY name",
 	[SK_DELETE] = "DELETE FROM sinks WHERE id = ?",
+	[SK_ENABLE] = "UPDATE sinks SET enabled = 1, disabled_reason = NULL "
+	    "WHERE id = ?",
 	[SK_DISABLE] = "UPDATE sinks SET enabled = 0, disabled_reason = ? "
 	    "WHERE id = ?",
 	[DL_DUE] = "SELECT id, event_id, sink_id, attempts, created_at FROM "
@@ -565,6 +568,15 @@ store_sink_delete(struct store *st, int64_t id, char *err, size_t errlen)
 	/* Its deliveries go with it (ON DELETE CASCADE). */
 	sqlite3_bind_int64(s, 1, id);
 	return run_changes(st, s, "deleting a sink", err, errlen);
+}
+
+int
+store_sink_enable(struct store *st, int64_t id, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = ev_get(st, SK_ENABLE);
+
+	sqlite3_bind_int64(s, 1, id);
+	return run_changes(st, s, "enabling a sink", err, errlen);
 }
 
 int

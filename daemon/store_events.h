@@ -129,6 +129,8 @@ int	 store_sink_delete(struct store *st, int64_t id, char *err,
 	    size_t errlen);
 int	 store_sink_disable(struct store *st, int64_t id, const char *reason,
 	    char *err, size_t errlen);
+int	 store_sink_enable(struct store *st, int64_t id, char *err,
+	    size_t errlen);						/* 1 */
 
 struct store_delivery {
 	int64_t		 id;

@@ -32,6 +32,7 @@
 #define M_NOTIFY_DELETE		"Notify.Delete"
 #define M_NOTIFY_TEST		"Notify.Test"
 #define M_NOTIFY_RETRY		"Notify.Retry"
+#define M_NOTIFY_ENABLE		"Notify.Enable"
 #define M_DEBUG_SET_CLOCK	"Debug.SetClock"
 #define M_CA_ADD		"Ca.Add"
 #define M_CA_LIST		"Ca.List"

@@ -450,6 +450,10 @@ expect_eq "410: nothing more is sent to it" "$(rx_q gone 'map(.event_id)')" "[$G
 run_cf --json events --kinds delivery_given_up
 expect_eq "410: no delivery_given_up for it" "$(j "$OUT" | jq "map(select(.subject.id ==
     $GONE_ID)) | length")" 0
+run_cf --json notify enable gone
+expect_eq "410: enabled again" "$(j "$OUT" | jq -c '[.enabled, .disabled_reason]')" '[true,null]'
+run_cf --json events --before "$G1_EV" --limit 1
+expect_eq "events --before: older only" "$(j "$OUT" | jq '.[0].id < '"$G1_EV")" true
 "$CERTFLEET" notify delete gone >/dev/null
 rx_stop gone
 
