@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <openssl/rand.h>
 
 #include "certfleet/escape.h"
 #include "cert.h"
@@ -28,6 +27,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "proc.h"
+#include "schedule.h"
 #include "store.h"
 #include "store_deploy.h"
 #include "x509.h"
@@ -239,21 +239,6 @@ job_free(struct deploy_job *j)
 	free(j);
 }
 
-/* 1 minute doubling to 6 hours, +-20%. */
-static int64_t
-retry_delay(int failures)
-{
-	int64_t d = DEPLOY_RETRY_MIN;
-	uint32_t r = 0;
-
-	for (int i = 1; i < failures && d < DEPLOY_RETRY_MAX; i++)
-		d *= 2;
-	if (d > DEPLOY_RETRY_MAX)
-		d = DEPLOY_RETRY_MAX;
-	(void)RAND_bytes((unsigned char *)&r, sizeof(r));
-	return d + (int64_t)(d * ((double)(r % 401) - 200) / 1000.0);
-}
-
 /* Records the outcome with its event, then ends the job. */
 static void
 job_finish(struct deploy_job *j, const char *why)
@@ -285,7 +270,8 @@ job_finish(struct deploy_job *j, const char *why)
 		t->last_error = strdup(shown);
 		t->failures++;
 		t->next_attempt_at = j->again ? now : now +
-		    retry_delay(t->failures);
+		    schedule_backoff(t->failures, DEPLOY_RETRY_MIN,
+		    DEPLOY_RETRY_MAX);
 	}
 	event_init(&ev, why ? "deploy_failed" : "deploy_ok",
 	    EVENT_SUBJECT_CERTIFICATE, t->cert_id);

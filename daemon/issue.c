@@ -33,6 +33,7 @@
 #include "issue.h"
 #include "keystore.h"
 #include "log.h"
+#include "schedule.h"
 #include "store.h"
 #include "store_deploy.h"
 #include "techzone.h"
@@ -163,22 +164,6 @@ job_find(struct issuer *is, int64_t cert_id)
 		if (j->cert_id == cert_id)
 			return j;
 	return NULL;
-}
-
-/* Seconds of backoff after `failures` failures: doubling, capped, +-20%. */
-static int64_t
-backoff(int failures, int min, int max)
-{
-	int64_t d = min;
-	uint32_t r = 0;
-
-	for (int i = 1; i < failures && d < max; i++)
-		d *= 2;
-	if (d > max)
-		d = max;
-	(void)RAND_bytes((unsigned char *)&r, sizeof(r));
-	/* Jitter keeps a fleet that failed together from retrying together. */
-	return d + (int64_t)(d * ((double)(r % 401) - 200) / 1000.0);
 }
 
 static int
@@ -410,7 +395,8 @@ job_fail(struct job *j, const char *why, const struct acme_problem *p,
 	char msg[1536], when[40];
 
 	c->failures++;
-	delay = backoff(c->failures, cfg->acme_retry_min, cfg->acme_retry_max);
+	delay = schedule_backoff(c->failures, cfg->acme_retry_min,
+	    cfg->acme_retry_max);
 	if (p != NULL && acme_problem_is(p, "rateLimited") && retry_after < 0 &&
 	    delay < ISSUE_RATELIMIT_SECS)
 		delay = ISSUE_RATELIMIT_SECS;
@@ -477,7 +463,7 @@ cname_wait(struct job *j, const char *why)
 	char msg[2048];
 
 	c->failures++;
-	c->next_attempt_at = clock_now() + backoff(c->failures,
+	c->next_attempt_at = clock_now() + schedule_backoff(c->failures,
 	    cfg->cname_poll_min, cfg->cname_poll_max);
 	/* Renewals keep their status: the certificate they renew still works. */
 	if (!j->renewal)

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "notify.h"
 #include "proc.h"
+#include "schedule.h"
 #include "store.h"
 #include "store_events.h"
 
@@ -780,22 +781,6 @@ delivery_free(struct delivery *dl)
 	free(dl);
 }
 
-/* The wait before attempt number `attempts` + 1: 30 s doubling to an hour,
- * +-20%, so a fleet of failures does not retry in step. */
-static int64_t
-retry_delay(int attempts)
-{
-	int64_t d = NOTIFY_RETRY_MIN;
-	uint32_t r = 0;
-
-	for (int i = 1; i < attempts && d < NOTIFY_RETRY_MAX; i++)
-		d *= 2;
-	if (d > NOTIFY_RETRY_MAX)
-		d = NOTIFY_RETRY_MAX;
-	(void)RAND_bytes((unsigned char *)&r, sizeof(r));
-	return d + (int64_t)(d * ((double)(r % 401) - 200) / 1000.0);
-}
-
 /* An event about the sink itself (never delivered to it). */
 static int
 sink_event(struct notify *n, struct sink_rt *rt, const char *kind,
@@ -849,7 +834,8 @@ delivery_finish(struct delivery *dl, enum outcome out, int64_t retry_after,
 	ok = 1;
 	for (size_t i = 0; i < dl->nrows && ok; i++) {
 		struct store_delivery *row = &dl->rows[i];
-		int64_t next = now + retry_delay(row->attempts + 1);
+		int64_t next = now + schedule_backoff(row->attempts + 1,
+		    NOTIFY_RETRY_MIN, NOTIFY_RETRY_MAX);
 
 		if (out == OUT_DELIVERED) {
 			ok = store_delivery_done(n->d->store, row, now, err,

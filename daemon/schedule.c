@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include <event2/event.h>
+#include <openssl/rand.h>
 
 #include "clock.h"
 #include "daemon.h"
@@ -158,4 +159,18 @@ scheduler_set_max_in_flight(struct scheduler *s, size_t n)
 {
 	s->max_in_flight = n ? n : 1;
 	scheduler_kick(s);
+}
+
+int64_t
+schedule_backoff(int failures, int64_t min, int64_t max)
+{
+	int64_t d = min;
+	uint32_t r = 0;
+
+	for (int i = 1; i < failures && d < max; i++)
+		d *= 2;
+	if (d > max)
+		d = max;
+	(void)RAND_bytes((unsigned char *)&r, sizeof(r));
+	return d + (int64_t)(d * ((double)(r % 401) - 200) / 1000.0);
 }

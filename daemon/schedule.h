@@ -24,6 +24,13 @@ int64_t	 schedule_interval(int64_t days_remaining);
 int64_t	 schedule_next(int64_t now, int ok, int has_expiry, int64_t valid_until,
 	    int failures);
 
+/*
+ * Seconds to wait after `failures` failures (>= 1): min doubling to max,
+ * +-20% jitter so a fleet that failed together does not retry together.
+ * Used by the issuing engine, notification delivery and deploys.
+ */
+int64_t	 schedule_backoff(int failures, int64_t min, int64_t max);
+
 /* Starts the check of item id; returns 0 if it started. */
 typedef int	 scheduler_start_fn(void *ctx, int64_t id);
 
