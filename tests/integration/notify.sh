@@ -15,13 +15,16 @@
 #    after another sink's mail to the same server;
 #  - bad input refused with one line naming the field, nothing stored;
 #  - two sinks that both give up do not feed each other events;
-#  - at-least-once across five SIGKILLs with ~2000 events in flight.
+#  - at-least-once across five SIGKILLs with ~2000 events in flight;
+#  - hostile names (", }, <, =, newline, C1, bidi, long multibyte) through
+#    the webhook JSON, Slack text, e-mail and exec, checked at byte level.
 # Each receiver is started for its purpose and stopped by PID.
 . "${CF_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 PYTHON=${PYTHON:-python3}
 WEBHOOK_RX="$S/tests/integration/webhook_rx.py"
 SMTP_RX="$S/tests/integration/smtp_rx.py"
+HOSTILE_CERT="$S/tests/integration/hostile_cert.py"
 RX_PIDS=
 LOAD_PIDS=
 
@@ -879,5 +882,87 @@ echo "bulk: $(j "$EVENTS" | jq length) events, $(rx_q bulk length) requests" \
     "load $((t_loaded - t_start)) s, then all delivered in $((t_done - t_loaded)) s" \
     "(clock moved $((OFFSET / 3600)) h); killed at requests$AT_KILL"
 rx_stop bulk
+
+# =============================================================================
+# 11. Hostile names through every output to other programs: a certificate
+#     whose CN holds ", }, <, =, a newline, C1 and bidi controls and long
+#     multibyte text, and whose O tries a mail header and a Slack ping,
+#     checked at byte level in the signed webhook's JSON, the Slack text,
+#     the e-mail and the exec sink's environment and stdin.
+# =============================================================================
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/hx.key" 2>/dev/null
+HX_CN=$(printf 'a"}<=\n\302\233\342\200\256%s' "$(printf '%0300d' 0 | sed 's/0/中/g')" |
+    od -An -tx1 | tr -d ' \n')
+HX_O=$(printf '<!channel> &x\r\nBcc: v@x' | od -An -tx1 | tr -d ' \n')
+"$PYTHON" "$HOSTILE_CERT" --key "$T/hx.key" \
+    --out "$T/hx.pem" --subject "CN:utf8:$HX_CN" --subject "O:utf8:$HX_O" \
+    --not-before $(($(date +%s) - 3600)) --not-after $(($(date +%s) + 2 * 86400))
+printf '%s' "$HX_CN" >"$T/hx.cn.hex"
+rx_start hxw 0 --secret "$SECRET"
+"$CERTFLEET" notify add hxw --webhook "http://127.0.0.1:$RX_PORT/" \
+    --secret-file "$T/sig.secret" --kinds added >/dev/null
+rx_start hxs 0
+"$CERTFLEET" notify add hxs --webhook "http://127.0.0.1:$RX_PORT/" \
+    --format slack --kinds added >/dev/null
+smtp_start hxm
+"$CERTFLEET" notify add hxm --email ops@example.test \
+    --smtp "smtp://127.0.0.1:$RX_PORT" --smtp-insecure --kinds added >/dev/null
+cat >"$T/hx.sh" <<HXEOF
+#!/bin/sh
+cat >"$T/hx.stdin"
+printf '%s' "\$CERTFLEET_COMMON_NAME" >"$T/hx.env.cn"
+HXEOF
+chmod +x "$T/hx.sh"
+"$CERTFLEET" notify add hxe --exec "$T/hx.sh" --kinds added >/dev/null
+add hx >/dev/null
+HX_EV=$(last_event)
+fwd 120		# the mail is due a minute after its event
+rx_got hxw "[$HX_EV]"
+rx_got hxs "[$HX_EV]"
+i=0
+while { [ ! -s "$T/hx.env.cn" ] || [ ! -e "$T/hxm/1.json" ]; } && [ $i -lt 400 ]; do
+	i=$((i + 1)); sleep 0.05
+done
+"$PYTHON" - "$T" <<'PYEOF' >"$T/hx.check"
+import json, re, sys
+t = sys.argv[1]
+cn = bytes.fromhex(open(t + "/hx.cn.hex").read())
+hidden = re.compile("[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f"
+                    "\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad"
+                    "\u2028\u2029]")
+def out(what, ok):
+    print(("pass " if ok else "FAIL ") + what)
+wh = [json.loads(l) for l in open(t + "/hxw.log")]
+w = [x for x in wh if x.get("kind") == "added"]
+out("webhook: signed", bool(w) and w[0]["sig_ok"] is True)
+out("webhook: the CN round-trips byte for byte",
+    bool(w) and w[0]["body"]["data"]["common_name"].encode() == cn)
+out("webhook: the raw body is one JSON document",
+    bool(w) and isinstance(w[0]["body"], dict))
+sl = [json.loads(l)["body"]["text"] for l in open(t + "/hxs.log")]
+out("slack: a message came", len(sl) > 0)
+out("slack: no '<' or '>' and no control or bidi character",
+    all("<" not in x and ">" not in x and not hidden.search(x) for x in sl))
+raw = open(t + "/hxm/1.eml", "rb").read()
+head, _, body = raw.partition(b"\r\n\r\n")
+lines = head.split(b"\r\n")
+out("mail: header lines printable ASCII",
+    all(all(0x20 <= c < 0x7f for c in l) for l in lines))
+out("mail: no injected header", not any(l.lower().startswith(b"bcc:")
+                                        for l in lines))
+out("mail: CRLF line ends only", b"\n" not in raw.replace(b"\r\n", b""))
+out("mail: body UTF-8 with no control or bidi character",
+    not hidden.search(body.decode("utf-8").replace("\r\n", "")))
+out("mail: body lines at most 998 bytes",
+    all(len(l) <= 998 for l in body.split(b"\r\n")))
+out("exec: CERTFLEET_COMMON_NAME byte for byte",
+    open(t + "/hx.env.cn", "rb").read() == cn)
+out("exec: stdin's JSON carries the CN byte for byte",
+    json.load(open(t + "/hx.stdin"))["data"]["common_name"].encode() == cn)
+PYEOF
+while read -r verdict what; do
+	if [ "$verdict" = pass ]; then pass; else fail "hostile names: $what"; fi
+done <"$T/hx.check"
+expect_eq "hostile names: every check ran" "$(wc -l <"$T/hx.check")" 12
 
 finish
