@@ -1452,6 +1452,8 @@ struct acme_client {
 	TAILQ_HEAD(, acme_op)	 ops;
 	size_t			 nops;
 	struct acme_stats	 stats;
+	struct http_count	 count;		/* count.requests NULL: none */
+	char			 count_label[64];
 };
 
 static void op_step(struct acme_op *op, const struct http_response *resp,
@@ -1503,6 +1505,7 @@ client_http(struct acme_client *c, enum http_method m, const char *url,
 		.ca_file = c->ca_file,
 		.connect_timeout_ms = c->connect_timeout_ms,
 		.timeout_ms = c->timeout_ms,
+		.count = &c->count,
 	};
 
 	c->stats.requests++;
@@ -1577,6 +1580,12 @@ acme_client_new(struct event_base *base, struct http *http,
 	c->http = http;
 	c->connect_timeout_ms = conf->connect_timeout_ms;
 	c->timeout_ms = conf->timeout_ms;
+	if (conf->count != NULL) {
+		c->count = *conf->count;
+		snprintf(c->count_label, sizeof(c->count_label), "%s",
+		    conf->count->label != NULL ? conf->count->label : "");
+		c->count.label = c->count_label;
+	}
 	TAILQ_INIT(&c->ops);
 	return c;
 }

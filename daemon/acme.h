@@ -17,6 +17,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+struct http_count;
+
 struct event_base;
 struct http;
 struct http_response;
@@ -279,6 +281,7 @@ struct acme_client_conf {
 	const char	*ca_file;		/* NULL: system trust */
 	long		 connect_timeout_ms;	/* 0: http.c's default */
 	long		 timeout_ms;		/* 0: http.c's default */
+	const struct http_count *count;		/* NULL: requests not counted */
 };
 
 struct acme_stats {

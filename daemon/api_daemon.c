@@ -20,7 +20,8 @@
 #include "issue.h"
 #include "techzone.h"
 
-static const char *const role_names[] = { "none", "operator", "admin" };
+static const char *const role_names[] = { "none", "monitor", "operator",
+    "admin" };
 
 /* The tech zone as it runs: nil when none is configured. */
 /* The issuing engine's counters since start (nil while it is stopping). */

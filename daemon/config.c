@@ -20,7 +20,8 @@
 #define CF_DEFAULT_STATE_DIR	"/var/lib/certfleet"
 #endif
 
-enum setting_type { SET_STR, SET_INT, SET_BOOL, SET_LOGLEVEL, SET_LIST, SET_DAYS };
+enum setting_type { SET_STR, SET_INT, SET_MODE, SET_BOOL, SET_LOGLEVEL, SET_LIST,
+    SET_DAYS };
 
 struct setting {
 	const char		*name;
@@ -40,6 +41,12 @@ _Static_assert(offsetof(struct config, ndns_resolvers) ==
     "list count must follow its array");
 _Static_assert(offsetof(struct config, ntechzone_listen) ==
     offsetof(struct config, techzone_listen) + sizeof(char **),
+    "list count must follow its array");
+_Static_assert(offsetof(struct config, nhttp_listen) ==
+    offsetof(struct config, http_listen) + sizeof(char **),
+    "list count must follow its array");
+_Static_assert(offsetof(struct config, nhttp_allow) ==
+    offsetof(struct config, http_allow) + sizeof(char **),
     "list count must follow its array");
 
 static const struct setting settings[] = {
@@ -95,6 +102,18 @@ static const struct setting settings[] = {
 	  "seconds, the longest wait between CNAME lookups" },
 	{ "deploy-concurrency", SET_INT, OFF(deploy_concurrency), 1, 1024, "16",
 	  1, "deploys (each a writer child, then its reload) under way at once" },
+	{ "http-listen", SET_LIST, OFF(http_listen), 0, 16, NULL, 0,
+	    "ADDR:PORT for GET /metrics and /healthz (repeatable; off when unset)" },
+	{ "http-allow", SET_LIST, OFF(http_allow), 0, 64, NULL, 1,
+	    "CIDR that may connect to http-listen (repeatable; unset: loopback only)" },
+	{ "http-max-connections", SET_INT, OFF(http_max_connections), 1, 10000,
+	    "64", 1, "HTTP connections at once; beyond, new ones wait" },
+	{ "metrics-items", SET_INT, OFF(metrics_items), 0, 100000000, "10000", 1,
+	    "certificates with series of their own in /metrics; beyond, aggregates only" },
+	{ "monitor-socket", SET_STR, OFF(monitor_socket), 0, 0, NULL, 0,
+	    "a second, read-only control socket (role monitor); off when unset" },
+	{ "monitor-socket-mode", SET_MODE, OFF(monitor_socket_mode), 0, 0777,
+	    "0666", 0, "the monitor socket's mode, in octal as for chmod" },
 	{ "warn-days", SET_DAYS, OFF(warn_days), 1, 3650, "30,14,7,3,1", 1,
 	  "days before notAfter to warn, largest first; by default a threshold "
 	  "applies only to certificates living 3 times as long" },
@@ -257,12 +276,18 @@ setting_apply(struct config *cfg, const struct setting *s, const char *value,
 		*(char **)field = copy;
 		return 0;
 	case SET_INT:
+	case SET_MODE:
 		errno = 0;
-		n = strtol(value, &end, 10);
+		n = strtol(value, &end, s->type == SET_MODE ? 8 : 10);
 		if (errno != 0 || end == value || *end != '\0' ||
 		    n < s->min || n > s->max) {
-			snprintf(err, errlen, "%s: '%s' is not an integer in %ld..%ld",
-			    s->name, value, s->min, s->max);
+			if (s->type == SET_MODE)
+				snprintf(err, errlen, "%s: '%s' is not an octal "
+				    "mode in 0..0777", s->name, value);
+			else
+				snprintf(err, errlen, "%s: '%s' is not an "
+				    "integer in %ld..%ld", s->name, value,
+				    s->min, s->max);
 			return -1;
 		}
 		*(int *)field = (int)n;

@@ -46,6 +46,14 @@ struct config {
 	int	 cname_poll_max;	/* seconds, the re-checks' ceiling */
 	struct config_days warn_days;	/* expiry warning thresholds */
 	int	 deploy_concurrency;	/* deploy children at once */
+	char	**http_listen;		/* ADDR:PORT for /metrics */
+	size_t	 nhttp_listen;
+	char	**http_allow;		/* CIDRs; none: loopback only */
+	size_t	 nhttp_allow;
+	int	 http_max_connections;
+	int	 metrics_items;		/* per-item series in a scrape */
+	char	*monitor_socket;	/* NULL: none */
+	int	 monitor_socket_mode;
 };
 
 /* Returns a new config holding the defaults; free with config_free. */

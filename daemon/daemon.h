@@ -11,6 +11,7 @@
 
 #include "certfleet/escape.h"
 #include "certfleet/wire.h"
+#include "rpc.h"
 
 struct cert_jobs;
 struct config;
@@ -20,9 +21,11 @@ struct dns;
 struct events;
 struct expiry_runner;
 struct http;
+struct httpd;
 struct issuer;
 struct keystore;
 struct keystore_pool;
+struct lag_sampler;
 struct notify;
 struct probe_engine;
 struct rpc_server;
@@ -52,6 +55,10 @@ struct daemon {
 	struct watchers		*watchers;	/* Events.Watch streams */
 	struct notify		*notify;	/* notification delivery */
 	struct deployer		*deployer;	/* deploy targets */
+	struct rpc_server	*monitor;	/* read-only socket; NULL: none */
+	struct rpc_stats	 rpc_stats;	/* both sockets' requests */
+	struct httpd		*httpd;		/* /metrics; NULL: none */
+	struct lag_sampler	*lag;		/* the loop's lateness */
 	int64_t			 started_at;	/* wall clock, for uptime */
 	int			 stopping;
 };

@@ -45,6 +45,8 @@ struct http_req {
 	int			 too_big;
 	int			 body_cut_ok;
 	int			 url_secret;	/* errors show scheme://host only */
+	struct http_count	 count;		/* count.requests NULL: none */
+	char			 count_label[MCOUNT_LABEL_MAX];
 	/* An SMTP message being sent. */
 	char			*upload;
 	size_t			 upload_len, upload_off;
@@ -205,6 +207,24 @@ url_shown(const char *url, char *buf, size_t len)
 }
 
 static void
+req_count(struct http_req *req, long status)
+{
+	char code[24];
+	double secs = 0;
+
+	if (req->count.requests == NULL)
+		return;
+	if (status > 0)
+		snprintf(code, sizeof(code), "%ld", status);
+	else
+		snprintf(code, sizeof(code), "error");
+	mcounters_add(req->count.requests, req->count_label, code, 1);
+	if (req->count.duration != NULL &&
+	    curl_easy_getinfo(req->easy, CURLINFO_TOTAL_TIME, &secs) == CURLE_OK)
+		hist_observe(req->count.duration, secs);
+}
+
+static void
 req_deliver(struct http_req *req)
 {
 	struct http_response resp = { 0 };
@@ -217,6 +237,7 @@ req_deliver(struct http_req *req)
 	if (req->too_big && !req->body_cut_ok) {
 		snprintf(err, sizeof(err), "%s: the response body is larger "
 		    "than %u bytes", shown, HTTP_BODY_MAX);
+		req_count(req, 0);
 		req->cb(NULL, err, req->arg);
 		return;
 	}
@@ -224,6 +245,7 @@ req_deliver(struct http_req *req)
 		snprintf(err, sizeof(err), "%s: %s", shown,
 		    req->curl_err[0] ? req->curl_err :
 		    curl_easy_strerror(req->result));
+		req_count(req, 0);
 		req->cb(NULL, err, req->arg);
 		return;
 	}
@@ -236,6 +258,7 @@ req_deliver(struct http_req *req)
 	resp.retry_after = req->retry_after;
 	resp.links = req->links;
 	resp.nlinks = req->nlinks;
+	req_count(req, resp.status);
 	req->cb(&resp, NULL, req->arg);
 }
 
@@ -564,6 +587,12 @@ http_request(struct http *http, const struct http_request *r, http_cb *cb,
 		return NULL;
 	req->body_cut_ok = r->body_cut_ok;
 	req->url_secret = r->url_secret;
+	if (r->count != NULL && r->count->requests != NULL) {
+		req->count = *r->count;
+		snprintf(req->count_label, sizeof(req->count_label), "%s",
+		    r->count->label != NULL ? r->count->label : "");
+		req->count.label = req->count_label;
+	}
 	if (req_setup(req, r) == -1) {
 		snprintf(err, errlen, "libcurl refused the options for %s",
 		    r->url);

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "metrics.h"
+
 struct event_base;
 struct http;
 struct http_req;
@@ -51,6 +53,13 @@ struct http_response {
 	size_t			 nlinks;
 };
 
+/* Where a request is counted for /metrics, by label and HTTP status. */
+struct http_count {
+	struct mcounters	*requests;	/* {label, code}: "200", "error" */
+	struct hist		*duration;	/* seconds, the whole transfer */
+	const char		*label;		/* copied: a CA's name */
+};
+
 struct http_request {
 	enum http_method	 method;
 	const char		*url;		/* https:// only */
@@ -67,6 +76,7 @@ struct http_request {
 						 * an error: the status is what counts */
 	int			 url_secret;	/* errors show scheme://host only (a
 						 * webhook's path may be its token) */
+	const struct http_count	*count;		/* NULL: not counted */
 };
 
 /*

@@ -30,6 +30,7 @@
 #include "dns.h"
 #include "event.h"
 #include "expiry.h"
+#include "http.h"
 #include "issue.h"
 #include "keystore.h"
 #include "log.h"
@@ -137,6 +138,7 @@ struct issuer {
 	LIST_HEAD(, issue_client) clients;
 	LIST_HEAD(, issue_account) accounts;
 	struct issuer_stats	 stats;
+	struct issuer_metrics	 metrics;
 };
 
 struct revoke_job {
@@ -256,10 +258,14 @@ client_for(struct issuer *is, const struct store_ca *ca, char *err,
     size_t errlen)
 {
 	struct issue_client *ic;
+	struct http_count count = {
+		&is->metrics.requests, &is->metrics.duration, ca->name,
+	};
 	struct acme_client_conf conf = {
 		.directory_url = ca->directory_url,
 		.ca_file = ca->trust_file,
 		.timeout_ms = (long)is->d->cfg->acme_timeout * 1000,
+		.count = &count,
 	};
 
 	LIST_FOREACH(ic, &is->clients, entry)
@@ -421,6 +427,12 @@ job_fail(struct job *j, const char *why, const struct acme_problem *p,
 	log_warn("%s", msg);
 	job_save(j, j->renewal ? "cert_renew_failed" : "cert_issue_failed", msg);
 	is->stats.failed++;
+	if (j->ca != NULL) {
+		mcounters_add(&is->metrics.orders, j->ca->name, "failed", 1);
+		if (p != NULL && acme_problem_is(p, "rateLimited"))
+			mcounters_add(&is->metrics.rate_limited, j->ca->name,
+			    NULL, 1);
+	}
 	job_free(j);
 }
 
@@ -1330,6 +1342,8 @@ install(struct job *j, STACK_OF(X509) *chain, char *err, size_t errlen)
 		is->stats.renewed++;
 	else
 		is->stats.issued++;
+	if (j->ca != NULL)
+		mcounters_add(&is->metrics.orders, j->ca->name, "valid", 1);
 	return 0;
 }
 
@@ -1628,6 +1642,12 @@ issuer_new(struct daemon *d, char *err, size_t errlen)
 	LIST_INIT(&is->clients);
 	LIST_INIT(&is->accounts);
 	LIST_INIT(&is->revokes);
+	/* Labels are CA profile names: a few, but users may add many. */
+	mcounters_init(&is->metrics.orders, 256);
+	mcounters_init(&is->metrics.requests, 1024);
+	mcounters_init(&is->metrics.rate_limited, 128);
+	hist_init(&is->metrics.duration, hist_latency_bounds,
+	    hist_latency_nbounds);
 	event_priority_set(is->tick, PRIO_DEFAULT);
 	/* Orders a previous run left running are due now, lease or not. */
 	if (store_write_begin(d->store, err, errlen) == -1) {
@@ -1687,6 +1707,9 @@ issuer_free(struct issuer *is)
 		free(a);
 	}
 	event_free(is->tick);
+	mcounters_free(&is->metrics.orders);
+	mcounters_free(&is->metrics.requests);
+	mcounters_free(&is->metrics.rate_limited);
 	free(is);
 }
 
@@ -1867,6 +1890,12 @@ out:
 	free(j->kid);
 	free(j);
 	return rc;
+}
+
+const struct issuer_metrics *
+issuer_metrics(const struct issuer *is)
+{
+	return &is->metrics;
 }
 
 void

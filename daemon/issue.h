@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include "metrics.h"
+
 struct cf_err;
 struct daemon;
 struct issuer;
@@ -71,5 +73,14 @@ struct issuer_stats {
 	uint64_t	 failed;
 };
 void		 issuer_stats(const struct issuer *is, struct issuer_stats *st);
+
+/* Counted for /metrics since start, labelled by the CA profile's name. */
+struct issuer_metrics {
+	struct mcounters	 orders;	/* {ca, result}: valid, failed */
+	struct mcounters	 requests;	/* {ca, code}: HTTP status */
+	struct mcounters	 rate_limited;	/* {ca}: rateLimited problems */
+	struct hist		 duration;	/* seconds, one ACME request */
+};
+const struct issuer_metrics *issuer_metrics(const struct issuer *is);
 
 #endif

@@ -33,12 +33,14 @@
 #include "event.h"
 #include "expiry.h"
 #include "http.h"
+#include "httpd.h"
 #include "issue.h"
 #include "keystore.h"
 #include "log.h"
 #include "notify.h"
 #include "probe.h"
 #include "rpc.h"
+#include "scrape.h"
 #include "schedule.h"
 #include "store.h"
 #include "techzone.h"
@@ -435,6 +437,10 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: stopping (no new clients; cancelling probes; "
 	    "committing)", (int)sig);
 	rpc_server_stop_accepting(rt->d.rpc);
+	if (rt->d.monitor != NULL)
+		rpc_server_stop_accepting(rt->d.monitor);
+	httpd_free(rt->d.httpd);
+	rt->d.httpd = NULL;
 	if (rt->d.sched != NULL) {
 		scheduler_free(rt->d.sched);
 		rt->d.sched = NULL;
@@ -477,13 +483,17 @@ apply_reloadable(struct runtime *rt, struct config *next, char *err,
 	struct probe_conf pc;
 
 	probe_conf_from(next, &pc);
-	if (probe_engine_reconfigure(rt->d.probes, &pc, err, errlen) == -1)
+	if (probe_engine_reconfigure(rt->d.probes, &pc, err, errlen) == -1 ||
+	    (rt->d.httpd != NULL &&
+	    httpd_reconfigure(rt->d.httpd, next, err, errlen) == -1))
 		return -1;
 	if (rt->d.sched != NULL)
 		scheduler_set_max_in_flight(rt->d.sched, next->probe_concurrency);
 	log_configure(next->log_level, next->syslog);
 	store_set_commit_interval(rt->d.store, next->commit_interval_ms);
 	rpc_server_set_max_clients(rt->d.rpc, next->max_clients);
+	if (rt->d.monitor != NULL)
+		rpc_server_set_max_clients(rt->d.monitor, next->max_clients);
 	/* Settings only read at start keep their running values. */
 	struct config swap = *next;
 	next->state_dir = cur->state_dir;
@@ -588,7 +598,23 @@ start(struct runtime *rt, char *err, size_t errlen)
 	rc.methods = api_methods;
 	rc.ctx = &rt->d;
 	rc.barrier = durable_barrier;
+	rc.stats = &rt->d.rpc_stats;
 	if ((rt->d.rpc = rpc_server_new(rt->d.base, &rc, err, errlen)) == NULL)
+		return -1;
+	if (cfg->monitor_socket != NULL) {
+		rc.path = cfg->monitor_socket;
+		rc.mode = cfg->monitor_socket_mode;
+		rc.monitor = 1;
+		if ((rt->d.monitor = rpc_server_new(rt->d.base, &rc, err,
+		    errlen)) == NULL)
+			return -1;
+	}
+	if ((rt->d.lag = lag_sampler_new(&rt->d)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (cfg->nhttp_listen > 0 &&
+	    (rt->d.httpd = httpd_new(&rt->d, err, errlen)) == NULL)
 		return -1;
 	return 0;
 }
@@ -634,6 +660,8 @@ add_signals(struct runtime *rt)
 static void
 teardown(struct runtime *rt)
 {
+	httpd_free(rt->d.httpd);
+	lag_sampler_free(rt->d.lag);
 	scheduler_free(rt->d.sched);
 	expiry_runner_free(rt->d.expiry);
 	notify_free(rt->d.notify);
@@ -646,6 +674,8 @@ teardown(struct runtime *rt)
 	api_events_watch_stop(&rt->d);
 	keystore_pool_free(rt->d.keygen);
 	rpc_server_free(rt->d.rpc);
+	rpc_server_free(rt->d.monitor);
+	rpc_stats_free(&rt->d.rpc_stats);
 	/* The server reads the zone, the zone reads the store: in that order. */
 	techzone_server_free(rt->d.tzsrv);
 	techzone_free(rt->d.tz);
@@ -701,6 +731,7 @@ main(int argc, char **argv)
 	log_configure(rt.d.cfg->log_level, rt.d.cfg->syslog);
 	raise_fd_limit();
 	rt.d.started_at = (int64_t)time(NULL);
+	rpc_stats_init(&rt.d.rpc_stats);
 	if ((rt.d.base = loop_new()) == NULL || add_signals(&rt) == -1) {
 		log_error("cannot set up the event loop");
 		goto out;

@@ -603,6 +603,7 @@ struct notify {
 	LIST_HEAD(, sink_rt)	 sinks;
 	LIST_HEAD(, delivery)	 running;
 	size_t			 inflight;
+	struct mcounters	 deliveries;	/* {sink, result}, for /metrics */
 };
 
 static void notify_arm(struct notify *n, int64_t delay);
@@ -821,6 +822,7 @@ delivery_finish(struct delivery *dl, enum outcome out, int64_t retry_after,
 	struct sink_rt *rt = dl->rt;
 	int64_t now = clock_now();
 	char err[512], shown[512];
+	const char *result[NOTIFY_MAIL_BATCH];
 	int ok;
 
 	dl->state = DL_RECORDING;
@@ -838,6 +840,7 @@ delivery_finish(struct delivery *dl, enum outcome out, int64_t retry_after,
 		    NOTIFY_RETRY_MIN, NOTIFY_RETRY_MAX);
 
 		if (out == OUT_DELIVERED) {
+			result[i] = "delivered";
 			ok = store_delivery_done(n->d->store, row, now, err,
 			    sizeof(err)) == 0;
 			continue;
@@ -848,6 +851,8 @@ delivery_finish(struct delivery *dl, enum outcome out, int64_t retry_after,
 			next = now + retry_after;
 		if (out != OUT_RETRY || next > row->created_at + NOTIFY_GIVE_UP)
 			next = 0;
+		result[i] = next != 0 ? "retried" : out == OUT_DISABLE ?
+		    "disabled" : "given_up";
 		ok = store_delivery_failed(n->d->store, row, next, shown, err,
 		    sizeof(err)) == 0;
 		/* A delivery_given_up or sink_disabled that could not be
@@ -865,6 +870,8 @@ delivery_finish(struct delivery *dl, enum outcome out, int64_t retry_after,
 		n->reload = 1;
 	}
 	store_write_end(n->d->store, ok);
+	for (size_t i = 0; ok && i < dl->nrows; i++)
+		mcounters_add(&n->deliveries, rt->k->name, result[i], 1);
 	if (!ok)
 		log_error("notifications: recording a delivery to '%s': %s",
 		    rt->k->name, err);
@@ -1479,6 +1486,7 @@ notify_new(struct daemon *d, char *err, size_t errlen)
 	n->reload = 1;
 	LIST_INIT(&n->sinks);
 	LIST_INIT(&n->running);
+	mcounters_init(&n->deliveries, 1024);
 	if ((n->http = http_new(d->base, err, errlen)) == NULL ||
 	    (n->procs = proc_runner_new(d->base, err, errlen)) == NULL ||
 	    (n->timer = evtimer_new(d->base, notify_run_cb, n)) == NULL ||
@@ -1525,6 +1533,7 @@ notify_free(struct notify *n)
 		event_free(n->timer);
 	proc_runner_free(n->procs);
 	http_free(n->http);
+	mcounters_free(&n->deliveries);
 	free(n);
 }
 
@@ -1538,4 +1547,10 @@ size_t
 notify_inflight(const struct notify *n)
 {
 	return n->inflight;
+}
+
+const struct mcounters *
+notify_deliveries(const struct notify *n)
+{
+	return &n->deliveries;
 }

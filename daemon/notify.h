@@ -17,6 +17,7 @@
 struct cf_err;
 struct daemon;
 struct store_sink;
+struct mcounters;
 
 #define NOTIFY_NAME_MAX		63
 #define NOTIFY_RETRY_MIN	30		/* seconds, doubling */
@@ -85,5 +86,9 @@ int		 notify_sign(const unsigned char *key, size_t keylen,
 /* Pure: "whsec_<base64>" into its key bytes; -1 when malformed. */
 int		 notify_secret_parse(const char *text, unsigned char *key,
 		    size_t keymax, size_t *keylen);
+
+/* Deliveries by {sink, result} since start: delivered, retried, given_up,
+ * disabled. */
+const struct mcounters *notify_deliveries(const struct notify *n);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -68,6 +69,7 @@ struct probe {
 	int			 verify_is_ip;	/* match an IP SAN, not a name */
 	probe_done_cb		*done;
 	void			*arg;
+	struct timespec		 started;	/* monotonic, for the duration */
 	struct dns_req		*dns_req;
 	union probe_addr	*addrs;		/* owned; naddrs of them */
 	size_t			 naddrs;
@@ -131,14 +133,16 @@ struct probe_engine {
 	 */
 	struct probe_list	 hs_wait;
 	size_t			 nhandshaking;
+	struct probe_stats	 stats;
 	int			 fd_starved;	/* EMFILE seen: wait for a slot */
 	struct event		*pump;
 };
 
 static void probe_connect_next(struct probe *p);
 static void probe_handshake(struct probe *p);
-static void probe_fail(struct probe *p, enum probe_outcome o, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void probe_fail(struct probe *p, enum probe_outcome o,
+    const char *cause, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* --- engine -------------------------------------------------------------- */
 
@@ -236,6 +240,10 @@ probe_engine_new(struct event_base *base, struct dns *dns,
 	TAILQ_INIT(&pe->queue);
 	TAILQ_INIT(&pe->active);
 	TAILQ_INIT(&pe->hs_wait);
+	/* Causes are a fixed set of literals: a few dozen series at most. */
+	mcounters_init(&pe->stats.results, 64);
+	hist_init(&pe->stats.duration, hist_latency_bounds,
+	    hist_latency_nbounds);
 	if ((pe->tls = tlslib_acquire(err, errlen)) == NULL ||
 	    (pe->ctx = engine_ssl_ctx(pe->tls, err, errlen)) == NULL ||
 	    (pe->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
@@ -271,6 +279,12 @@ size_t
 probe_engine_active(const struct probe_engine *pe)
 {
 	return pe->nactive;
+}
+
+const struct probe_stats *
+probe_engine_stats(const struct probe_engine *pe)
+{
+	return &pe->stats;
 }
 
 static void
@@ -317,7 +331,15 @@ probe_finish_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct probe *p = arg;
 	struct probe_engine *pe = p->pe;
+	struct timespec now;
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	mcounters_add(&pe->stats.results, p->res.outcome == PROBE_OK ? "ok" :
+	    p->res.cause != NULL ? p->res.cause : "other", NULL, 1);
+	if (p->res.outcome != PROBE_CANCELLED)
+		hist_observe(&pe->stats.duration,
+		    (double)(now.tv_sec - p->started.tv_sec) +
+		    (now.tv_nsec - p->started.tv_nsec) / 1e9);
 	p->done(&p->res, p->arg);
 	probe_free(p);
 	engine_pump_later(pe);
@@ -357,11 +379,14 @@ probe_end(struct probe *p, enum probe_outcome o)
 	event_active(&p->finish, EV_TIMEOUT, 0);
 }
 
+/* cause: short and host-free, a metrics label ("handshake_failed"). */
 static void
-probe_fail(struct probe *p, enum probe_outcome o, const char *fmt, ...)
+probe_fail(struct probe *p, enum probe_outcome o, const char *cause,
+    const char *fmt, ...)
 {
 	va_list ap;
 
+	p->res.cause = cause;
 	va_start(ap, fmt);
 	vsnprintf(p->res.error, sizeof(p->res.error), fmt, ap);
 	va_end(ap);
@@ -372,6 +397,7 @@ void
 probe_cancel(struct probe *p)
 {
 	snprintf(p->res.error, sizeof(p->res.error), "cancelled");
+	p->res.cause = "cancelled";
 	probe_end(p, PROBE_CANCELLED);
 }
 
@@ -405,6 +431,7 @@ probe_engine_free(struct probe_engine *pe)
 	/* Last: the certificates freed above hold keys of its provider. */
 	if (pe->tls != NULL)
 		tlslib_release();
+	mcounters_free(&pe->stats.results);
 	free(pe);
 }
 
@@ -417,10 +444,10 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	int secs = (p->pe->conf.timeout_ms + 999) / 1000;
 
 	if (p->state == PS_RESOLVING)
-		probe_fail(p, PROBE_NOT_FOUND, "DNS lookup timed out after %d s",
+		probe_fail(p, PROBE_NOT_FOUND, "dns_timeout", "DNS lookup timed out after %d s",
 		    secs);
 	else
-		probe_fail(p, PROBE_NO_CERT, "timed out after %d s", secs);
+		probe_fail(p, PROBE_NO_CERT, "timeout", "timed out after %d s", secs);
 }
 
 static void
@@ -439,12 +466,12 @@ dns_done_cb(enum dns_status st, const struct sockaddr_storage *addrs,
 
 	p->dns_req = NULL;
 	if (st != DNS_OK) {
-		probe_fail(p, PROBE_NOT_FOUND, "%s does not resolve (%s)", p->host,
+		probe_fail(p, PROBE_NOT_FOUND, "nxdomain", "%s does not resolve (%s)", p->host,
 		    why);
 		return;
 	}
 	if ((p->addrs = calloc(n, sizeof(*p->addrs))) == NULL) {
-		probe_fail(p, PROBE_NO_CERT, "out of memory");
+		probe_fail(p, PROBE_NO_CERT, "out_of_memory", "out of memory");
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -534,7 +561,7 @@ probe_requeue(struct probe *p)
 		    "queueing until one finishes", pe->nactive);
 	pe->fd_starved = 1;
 	if (pe->nactive == 0)	/* nothing will free a slot: fail honestly */
-		probe_fail(p, PROBE_NO_CERT, "no file descriptor available");
+		probe_fail(p, PROBE_NO_CERT, "no_descriptor", "no file descriptor available");
 }
 
 static void
@@ -544,7 +571,7 @@ probe_connect_next(struct probe *p)
 	socklen_t slen;
 
 	if (p->next_addr >= p->naddrs) {
-		probe_fail(p, PROBE_NO_CERT, "%s", p->last_error[0] ?
+		probe_fail(p, PROBE_NO_CERT, "connect_failed", "%s", p->last_error[0] ?
 		    p->last_error : "no usable address");
 		return;
 	}
@@ -591,7 +618,7 @@ handshake_error(struct probe *p, int sslerr)
 	else
 		why = "connection closed by peer";
 	ERR_clear_error();
-	probe_fail(p, PROBE_NO_CERT, "TLS handshake failed: %s",
+	probe_fail(p, PROBE_NO_CERT, "handshake_failed", "TLS handshake failed: %s",
 	    why ? why : "unknown error");
 }
 
@@ -611,7 +638,7 @@ handshake_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct probe *p = arg;
 
-	probe_fail(p, PROBE_NO_CERT, "timed out after %d s in the TLS handshake",
+	probe_fail(p, PROBE_NO_CERT, "handshake_timeout", "timed out after %d s in the TLS handshake",
 	    (p->pe->conf.handshake_timeout_ms + 999) / 1000);
 }
 
@@ -893,7 +920,7 @@ capture(struct probe *p)
 
 	if (chain == NULL || sk_X509_num(chain) == 0 ||
 	    (leaf = sk_X509_value(chain, 0)) == NULL) {
-		probe_fail(p, PROBE_NO_CERT, "no certificate presented");
+		probe_fail(p, PROBE_NO_CERT, "no_certificate", "no certificate presented");
 		return;
 	}
 	snprintf(p->res.tls_version, sizeof(p->res.tls_version), "%s",
@@ -901,7 +928,7 @@ capture(struct probe *p)
 	snprintf(p->res.cipher, sizeof(p->res.cipher), "%s",
 	    SSL_CIPHER_get_name(SSL_get_current_cipher(p->ssl)));
 	if (chain_digests(p->pe->sha256, chain, &p->res, digest, inter) == -1) {
-		probe_fail(p, PROBE_NO_CERT, "cannot encode the presented chain");
+		probe_fail(p, PROBE_NO_CERT, "bad_certificate", "cannot encode the presented chain");
 		return;
 	}
 	/* The chain last seen here: what its leaf says is already known. */
@@ -910,10 +937,10 @@ capture(struct probe *p)
 		p->res.chain_unchanged = 1;
 	else if ((p->res.leaf = x509_facts_from_cert(leaf, err,
 	    sizeof(err))) == NULL) {
-		probe_fail(p, PROBE_NO_CERT, "unusable certificate: %s", err);
+		probe_fail(p, PROBE_NO_CERT, "bad_certificate", "unusable certificate: %s", err);
 		return;
 	} else if (chain_to_pem(chain, &p->res) == -1) {
-		probe_fail(p, PROBE_NO_CERT, "cannot encode the presented chain");
+		probe_fail(p, PROBE_NO_CERT, "bad_certificate", "cannot encode the presented chain");
 		return;
 	}
 	judge_chain(p, leaf, chain, digest, inter);
@@ -959,7 +986,7 @@ probe_begin(struct probe *p)
 	}
 	p->state = PS_RESOLVING;
 	if ((p->dns_req = dns_resolve(pe->dns, p->host, dns_done_cb, p)) == NULL)
-		probe_fail(p, PROBE_NOT_FOUND, "out of memory resolving %s",
+		probe_fail(p, PROBE_NOT_FOUND, "out_of_memory", "out of memory resolving %s",
 		    p->host);
 }
 
@@ -990,6 +1017,7 @@ probe_start(struct probe_engine *pe, const char *host, int port,
 	p->pe = pe;
 	p->fd = -1;
 	p->port = port;
+	clock_gettime(CLOCK_MONOTONIC, &p->started);
 	p->done = done;
 	p->arg = arg;
 	if (known_chain != NULL && strlen(known_chain) == 64)

@@ -10,11 +10,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics.h"
+
 struct dns;
 struct event_base;
 struct probe;
 struct probe_engine;
 struct x509_facts;
+
+/* Counted for /metrics since start. */
+struct probe_stats {
+	struct mcounters	 results;	/* {result}: "ok" or the cause */
+	struct hist		 duration;	/* seconds, start to verdict */
+};
 
 struct probe_conf {
 	const char	*ca_file;		/* NULL: the system store */
@@ -35,6 +43,7 @@ enum probe_outcome {
 struct probe_result {
 	enum probe_outcome	 outcome;
 	char			 error[256];	/* cause when not OK */
+	const char		*cause;		/* short, host-free; NULL when OK */
 	char			 address[64];	/* the address that answered */
 	struct x509_facts	*leaf;		/* owned by the probe */
 	char			*chain_pem;	/* leaf first, as presented */
@@ -69,6 +78,7 @@ int		 probe_engine_reconfigure(struct probe_engine *pe,
 /* Probes waiting for a slot and probes under way. */
 size_t		 probe_engine_queued(const struct probe_engine *pe);
 size_t		 probe_engine_active(const struct probe_engine *pe);
+const struct probe_stats *probe_engine_stats(const struct probe_engine *pe);
 
 /*
  * Starts (or queues) a probe of host:port presenting sni (NULL: host, unless

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -48,6 +49,7 @@ struct rpc_conn {
 struct rpc_call {
 	struct rpc_conn		*conn;
 	uint64_t		 msgid;
+	struct timespec		 started;	/* monotonic, for the duration */
 	const struct rpc_method	*method;
 	msgpack_sbuffer		 result;
 	msgpack_packer		 pk;
@@ -61,6 +63,8 @@ struct rpc_server {
 	struct event		*accept_pause;
 	char			*path;
 	gid_t			 group;
+	int			 monitor;	/* a read-only socket */
+	struct rpc_stats	*stats;
 	int			 max_clients;
 	int			 nclients;
 	const struct rpc_method	*methods;
@@ -168,6 +172,10 @@ conn_kick_cb(evutil_socket_t fd, short what, void *arg)
 static enum rpc_role
 role_for(const struct rpc_server *srv, uid_t uid, gid_t gid)
 {
+	/* The monitor socket's mode, not the peer, says who reaches it: even
+	 * root connecting there gets only reads. */
+	if (srv->monitor)
+		return RPC_ROLE_MONITOR;
 	if (uid == 0 || uid == geteuid())
 		return RPC_ROLE_ADMIN;
 	if (gid == srv->group)
@@ -258,12 +266,30 @@ call_new(struct rpc_conn *conn, uint64_t msgid, const struct rpc_method *m)
 	call->conn = conn;
 	call->msgid = msgid;
 	call->method = m;
+	clock_gettime(CLOCK_MONOTONIC, &call->started);
 	msgpack_sbuffer_init(&call->result);
 	msgpack_packer_init(&call->pk, &call->result, msgpack_sbuffer_write);
 	msgpack_sbuffer_init(&call->stream);
 	msgpack_packer_init(&call->spk, &call->stream, msgpack_sbuffer_write);
 	conn->ncalls++;
 	return call;
+}
+
+/* Counts an answered call by method and status code. */
+static void
+call_count(struct rpc_call *call, int code)
+{
+	struct rpc_server *srv = call->conn->srv;
+	struct timespec now;
+
+	if (srv == NULL || srv->stats == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	mcounters_add(&srv->stats->requests, call->method->name,
+	    wire_status_name(code), 1);
+	mcounters_hist(&srv->stats->durations, call->method->name,
+	    (double)(now.tv_sec - call->started.tv_sec) +
+	    (now.tv_nsec - call->started.tv_nsec) / 1e9);
 }
 
 static void
@@ -327,9 +353,11 @@ call_send_result(int ok, void *arg)
 	if (!ok) {
 		conn_send_error(call->conn, call->msgid, WIRE_UNAVAILABLE,
 		    "the change could not be committed to the database");
+		call_count(call, WIRE_UNAVAILABLE);
 		call_free(call);
 		return;
 	}
+	call_count(call, WIRE_OK);
 	if (call->result.size == 0)
 		msgpack_pack_nil(&call->pk);
 	msgpack_sbuffer_init(&sb);
@@ -365,6 +393,7 @@ rpc_call_error(struct rpc_call *call, int code, const char *fmt, ...)
 	esc_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	conn_send_error(call->conn, call->msgid, code, msg);
+	call_count(call, code);
 	call_free(call);
 }
 
@@ -469,7 +498,12 @@ conn_dispatch(struct rpc_conn *conn, const msgpack_object *msg)
 		conn_send_error(conn, msgid, WIRE_PERMISSION_DENIED,
 		    conn->role == RPC_ROLE_NONE ?
 		    "permission denied: not root, the daemon's user or in its group" :
+		    conn->role == RPC_ROLE_MONITOR ?
+		    "permission denied: the monitor socket only reads" :
 		    "permission denied: this needs an admin peer");
+		if (conn->srv->stats != NULL)
+			mcounters_add(&conn->srv->stats->requests, m->name,
+			    wire_status_name(WIRE_PERMISSION_DENIED), 1);
 		return;
 	}
 	if ((call = call_new(conn, msgid, m)) == NULL) {
@@ -579,8 +613,24 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* --- server -------------------------------------------------------------- */
 
+void
+rpc_stats_init(struct rpc_stats *st)
+{
+	/* Label sets are bounded by the method table times the codes. */
+	mcounters_init(&st->requests, 1024);
+	mcounters_init(&st->durations, 256);
+}
+
+void
+rpc_stats_free(struct rpc_stats *st)
+{
+	mcounters_free(&st->requests);
+	mcounters_free(&st->durations);
+}
+
 static int
-socket_bind(const char *path, gid_t group, char *err, size_t errlen)
+socket_bind(const char *path, gid_t group, mode_t mode, char *err,
+    size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	mode_t old;
@@ -611,7 +661,7 @@ socket_bind(const char *path, gid_t group, char *err, size_t errlen)
 		return -1;
 	}
 	umask(old);
-	if (chown(path, (uid_t)-1, group) == -1 || chmod(path, 0660) == -1 ||
+	if (chown(path, (uid_t)-1, group) == -1 || chmod(path, mode) == -1 ||
 	    listen(fd, 128) == -1) {
 		snprintf(err, errlen, "socket %s: %s", path, strerror(errno));
 		unlink(path);
@@ -635,12 +685,15 @@ rpc_server_new(struct event_base *base, const struct rpc_server_conf *conf,
 	}
 	srv->base = base;
 	srv->group = conf->group;
+	srv->monitor = conf->monitor;
+	srv->stats = conf->stats;
 	srv->max_clients = conf->max_clients;
 	srv->methods = conf->methods;
 	srv->ctx = conf->ctx;
 	srv->barrier = conf->barrier;
 	LIST_INIT(&srv->conns);
-	if ((fd = socket_bind(conf->path, conf->group, err, errlen)) == -1) {
+	if ((fd = socket_bind(conf->path, conf->group,
+	    conf->mode ? (mode_t)conf->mode : 0660, err, errlen)) == -1) {
 		free(srv->path);
 		free(srv);
 		return NULL;

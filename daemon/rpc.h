@@ -12,12 +12,15 @@
 
 #include <msgpack.h>
 
+#include "metrics.h"
+
 struct event_base;
 struct rpc_server;
 struct rpc_call;
 
 enum rpc_role {
 	RPC_ROLE_NONE = 0,	/* may connect, may do nothing */
+	RPC_ROLE_MONITOR,	/* the monitor socket: reads, never a change */
 	RPC_ROLE_OPERATOR,	/* the socket's group: all but secrets */
 	RPC_ROLE_ADMIN,		/* root or the daemon's own uid */
 };
@@ -36,17 +39,29 @@ struct rpc_method {
 typedef void	 rpc_durable_cb(int ok, void *arg);
 typedef void	 rpc_barrier_fn(void *ctx, rpc_durable_cb *done, void *done_arg);
 
+/* Counted for /metrics; owned by the caller, shared by its servers. */
+struct rpc_stats {
+	struct mcounters	 requests;	/* {method, code} */
+	struct mcounters	 durations;	/* {method}: seconds to answer */
+};
+
 struct rpc_server_conf {
 	const char		*path;
 	gid_t			 group;		/* operators' group */
+	int			 mode;		/* 0: 0660 */
+	int			 monitor;	/* every peer gets RPC_ROLE_MONITOR */
+	struct rpc_stats	*stats;		/* NULL: not counted */
 	int			 max_clients;
 	const struct rpc_method	*methods;	/* terminated by a NULL name */
 	void			*ctx;		/* handed to handlers */
 	rpc_barrier_fn		*barrier;	/* NULL: replies leave at once */
 };
 
+void		 rpc_stats_init(struct rpc_stats *st);
+void		 rpc_stats_free(struct rpc_stats *st);
+
 /*
- * Binds the socket (mode 0660, group conf->group) and starts accepting.  The
+ * Binds the socket (mode 0660 or conf->mode, group conf->group) and starts accepting.  The
  * caller must hold the state lock: an existing file at path is removed.
  */
 struct rpc_server *rpc_server_new(struct event_base *base,

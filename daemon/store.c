@@ -373,6 +373,7 @@ store_open(struct event_base *base, const char *path, int commit_interval_ms,
 		return NULL;
 	}
 	STAILQ_INIT(&st->waiters);
+	hist_init(&st->commit_hist, hist_latency_bounds, hist_latency_nbounds);
 	st->tz_serial = 1;
 	st->commit_interval_ms = commit_interval_ms;
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
@@ -389,7 +390,8 @@ store_open(struct event_base *base, const char *path, int commit_interval_ms,
 	if (store_migrate(st, err, errlen) == -1 ||
 	    store_prepare_all(st, err, errlen) == -1 ||
 	    store_events_prepare(st, err, errlen) == -1 ||
-	    store_deploy_prepare(st, err, errlen) == -1)
+	    store_deploy_prepare(st, err, errlen) == -1 ||
+	    store_metrics_prepare(st, err, errlen) == -1)
 		goto fail;
 	if (base != NULL &&
 	    (st->commit_ev = evtimer_new(base, store_commit_cb, st)) == NULL) {
@@ -418,6 +420,7 @@ store_close(struct store *st)
 		sqlite3_finalize(st->stmt[i]);
 	store_events_finalize(st);
 	store_deploy_finalize(st);
+	store_metrics_finalize(st);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -454,6 +457,7 @@ store_run_waiters(struct store *st, int ok)
 int
 store_flush(struct store *st)
 {
+	struct timespec t0, t1;
 	int ok = 1;
 
 	if (!st->txn_open) {
@@ -462,12 +466,16 @@ store_flush(struct store *st)
 	}
 	if (st->commit_ev != NULL)
 		evtimer_del(st->commit_ev);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (stmt_run(st, stmt_get(st, STMT_COMMIT)) == -1) {
 		log_error("database commit failed: %s; the batch is rolled back",
 		    sqlite3_errmsg(st->db));
 		stmt_run(st, stmt_get(st, STMT_ROLLBACK));
 		ok = 0;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	hist_observe(&st->commit_hist, (double)(t1.tv_sec - t0.tv_sec) +
+	    (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	st->txn_open = 0;
 	store_run_waiters(st, ok);
 	return ok ? 0 : -1;
@@ -1977,4 +1985,10 @@ store_techzone_source(struct store *st, struct techzone_source *out)
 	out->below = tz_source_below;
 	out->serial = tz_source_serial;
 	out->ctx = st;
+}
+
+const struct hist *
+store_commit_hist(const struct store *st)
+{
+	return &st->commit_hist;
 }

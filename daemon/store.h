@@ -366,4 +366,8 @@ int	 store_techzone_serial(struct store *st, uint32_t *serial);
  */
 void	 store_techzone_source(struct store *st, struct techzone_source *out);
 
+/* Seconds each COMMIT took, since open (for /metrics). */
+struct hist;
+const struct hist *store_commit_hist(const struct store *st);
+
 #endif

@@ -14,12 +14,14 @@
 
 #include <sqlite3.h>
 
+#include "metrics.h"
 #include "store.h"
 
 /* Statements each part prepares once at open, by its own enum. */
 #define STORE_STMT_MAX		96
 #define STORE_EV_STMT_MAX	48
 #define STORE_DP_STMT_MAX	16
+#define STORE_MX_STMT_MAX	8
 
 struct waiter {
 	store_durable_cb	*cb;
@@ -33,6 +35,8 @@ struct store {
 	sqlite3_stmt		*stmt[STORE_STMT_MAX];
 	sqlite3_stmt		*ev_stmt[STORE_EV_STMT_MAX];	/* store_events.c */
 	sqlite3_stmt		*dp_stmt[STORE_DP_STMT_MAX];	/* store_deploy.c */
+	sqlite3_stmt		*mx_stmt[STORE_MX_STMT_MAX];	/* store_metrics.c */
+	struct hist		 commit_hist;	/* seconds per COMMIT */
 	struct event		*commit_ev;	/* NULL: commit at write end */
 	int			 commit_interval_ms;
 	int			 txn_open;
@@ -49,6 +53,8 @@ int	 store_events_prepare(struct store *st, char *err, size_t errlen);
 void	 store_events_finalize(struct store *st);
 int	 store_deploy_prepare(struct store *st, char *err, size_t errlen);
 void	 store_deploy_finalize(struct store *st);
+int	 store_metrics_prepare(struct store *st, char *err, size_t errlen);
+void	 store_metrics_finalize(struct store *st);
 
 /* Resets s for a new use. */
 static inline sqlite3_stmt *

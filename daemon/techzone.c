@@ -1148,8 +1148,10 @@ udp_handle(struct tz_listener *l, struct msghdr *mh, size_t n)
 	/* A full socket buffer loses the answer, as the network might. */
 	if (sendmsg(l->udp_fd, &reply, MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
 		log_debug("techzone: UDP answer not sent: %s", strerror(errno));
-	else
+	else {
 		srv->stats.udp_answers++;
+		srv->stats.rcodes[0][srv->ans[3] & 0x0f]++;
+	}
 }
 
 static void
@@ -1311,6 +1313,7 @@ conn_answer(struct tz_conn *c)
 		return -1;
 	}
 	srv->stats.tcp_answers++;
+	srv->stats.rcodes[1][srv->ans[2 + 3] & 0x0f]++;
 	knot_wire_write_u16(srv->ans, (uint16_t)len);
 	c->have = 0;
 	c->out = srv->ans;

@@ -151,6 +151,7 @@ struct techzone_stats {
 	uint64_t	rrl_dropped;
 	uint64_t	rrl_slipped;
 	uint64_t	tcp_closed;	/* connections ended by a timeout or a bad frame */
+	uint64_t	rcodes[2][16];	/* answers by [tcp][RCODE] */
 };
 
 /* Fills conf with the defaults (64 TCP connections, 10 s idle, 5 s I/O, 200/s). */

@@ -464,8 +464,14 @@ esc_mail_header(char *buf, size_t len, const char *s, size_t n)
 	return o;
 }
 
-size_t
-esc_slack(char *buf, size_t len, const char *s, size_t n)
+/*
+ * esc_log's text with some characters replaced by a sequence of their own
+ * (entities, backslash escapes): walks the escaped text a character at a
+ * time, so a cut never splits a character or a replacement.
+ */
+static size_t
+esc_replaced(char *buf, size_t len, const char *s, size_t n,
+    const char *(*replace)(uint32_t))
 {
 	char *shown;
 	size_t slen, o = 0;
@@ -476,15 +482,12 @@ esc_slack(char *buf, size_t len, const char *s, size_t n)
 	if ((shown = malloc(n * ESC_SEQ_MAX + 4)) == NULL)
 		return 0;
 	slen = esc_log(shown, n * ESC_SEQ_MAX + 4, s, n);
-	/* shown is valid UTF-8: walk it a character at a time, so a cut
-	 * never splits a character or an entity. */
 	for (size_t k = 0; k < slen;) {
 		uint32_t cp;
 		size_t cl = esc_utf8_decode(shown + k, slen - k, &cp);
-		const char *ent = cp == '&' ? "&amp;" : cp == '<' ? "&lt;" :
-		    cp == '>' ? "&gt;" : NULL;
-		const char *piece = ent ? ent : shown + k;
-		size_t plen = ent ? strlen(ent) : cl;
+		const char *rep = replace(cp);
+		const char *piece = rep ? rep : shown + k;
+		size_t plen = rep ? strlen(rep) : cl;
 
 		if (o + plen + 1 > len)
 			break;
@@ -495,4 +498,30 @@ esc_slack(char *buf, size_t len, const char *s, size_t n)
 	buf[o] = '\0';
 	free(shown);
 	return o;
+}
+
+static const char *
+slack_entity(uint32_t cp)
+{
+	return cp == '&' ? "&amp;" : cp == '<' ? "&lt;" : cp == '>' ? "&gt;" :
+	    NULL;
+}
+
+size_t
+esc_slack(char *buf, size_t len, const char *s, size_t n)
+{
+	return esc_replaced(buf, len, s, n, slack_entity);
+}
+
+static const char *
+prom_escape(uint32_t cp)
+{
+	/* esc_log left no newline; the format's other two specials. */
+	return cp == '\\' ? "\\\\" : cp == '"' ? "\\\"" : NULL;
+}
+
+size_t
+esc_prom_label(char *buf, size_t len, const char *s, size_t n)
+{
+	return esc_replaced(buf, len, s, n, prom_escape);
 }

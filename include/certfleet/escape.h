@@ -93,6 +93,13 @@ size_t	 esc_mail_header(char *buf, size_t len, const char *s, size_t n);
 size_t	 esc_slack(char *buf, size_t len, const char *s, size_t n);
 
 /*
+ * For a Prometheus or OpenMetrics label value: as esc_log (no newline, no
+ * control or bidi character), then '\\' and '"' backslash-escaped, so a
+ * name like `"} 1\nfake 1` stays inside its quotes.
+ */
+size_t	 esc_prom_label(char *buf, size_t len, const char *s, size_t n);
+
+/*
  * snprintf for a stored message (an event, an error): the result is valid
  * UTF-8 and, when it does not fit, cut on a character boundary and marked
  * with ESC_CUT_MARK.  Returns the bytes written.
