@@ -44,6 +44,7 @@ extern const struct cli_cmd cli_ca_cmds[];
 extern const struct cli_cmd cli_cert_cmds[];
 extern const struct cli_cmd cli_notify_cmds[];
 extern const struct cli_cmd cli_deploy_cmds[];
+extern const struct cli_cmd cli_check_cmds[];
 
 /*
  * Calls method with params (a packed msgpack map, or NULL).  On success

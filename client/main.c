@@ -18,7 +18,7 @@
 
 static const struct cli_cmd *const cmd_tables[] = {
 	cli_misc_cmds, cli_track_cmds, cli_ca_cmds, cli_cert_cmds,
-	cli_deploy_cmds, cli_notify_cmds, NULL,
+	cli_deploy_cmds, cli_notify_cmds, cli_check_cmds, NULL,
 };
 
 static void

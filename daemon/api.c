@@ -49,6 +49,9 @@ const struct rpc_method api_methods[] = {
 	  "stream events as they commit, from a cursor (after)" },
 	{ M_EVENTS_KINDS, api_events_kinds, RPC_ROLE_MONITOR,
 	  "every event kind with its usual severity" },
+	{ M_CHECK_RUN, api_check_run, RPC_ROLE_MONITOR,
+	  "judge a certificate, a host (probed, nothing saved) or the fleet "
+	  "as a monitoring check" },
 	{ M_CERT_DEPLOY_ADD, api_cert_deploy_add, RPC_ROLE_ADMIN,
 	  "add a deploy target: files in certbot's names, then a reload" },
 	{ M_CERT_DEPLOY_LIST, api_cert_deploy_list, RPC_ROLE_MONITOR,

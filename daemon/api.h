@@ -76,6 +76,7 @@ void	 api_pack_item(msgpack_packer *pk, const struct store_item *item,
 	    int64_t now);
 
 void	 api_daemon_status(struct rpc_call *, const msgpack_object *);
+void	 api_check_run(struct rpc_call *, const msgpack_object *);
 void	 api_daemon_methods(struct rpc_call *, const msgpack_object *);
 void	 api_track_add(struct rpc_call *, const msgpack_object *);
 void	 api_track_list(struct rpc_call *, const msgpack_object *);

@@ -33,6 +33,7 @@
 #define M_NOTIFY_TEST		"Notify.Test"
 #define M_NOTIFY_RETRY		"Notify.Retry"
 #define M_NOTIFY_ENABLE		"Notify.Enable"
+#define M_CHECK_RUN		"Check.Run"
 #define M_DEBUG_SET_CLOCK	"Debug.SetClock"
 #define M_CA_ADD		"Ca.Add"
 #define M_CA_LIST		"Ca.List"
