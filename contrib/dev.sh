@@ -19,7 +19,7 @@ BUILD_DEPS="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libcurl4-openssl-dev libc-ares-dev libsqlite3-dev
 libmsgpack-dev libjansson-dev libinih-dev libcmocka-dev libknot-dev"
 TEST_DEPS="openssl jq python3 valgrind clang libclang-rt-14-dev sqlite3
-bind9-dnsutils knot-dnsutils pebble unbound knot python3-aiosmtpd curl nginx-light"
+bind9-dnsutils knot-dnsutils pebble unbound knot python3-aiosmtpd curl nginx-light prometheus"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -36,8 +36,19 @@ install_deps() {
 		exit 1
 	fi
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	# The packages' own services (prometheus on *:9090, nginx, unbound,
+	# knot) must not start on any address: tests start their own, on
+	# loopback, and stop them by PID.
+	own_policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		own_policy=1
+	fi
 	# shellcheck disable=SC2086
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+	return 0
 }
 
 # build DIR [configure args...]: configures once, then builds.

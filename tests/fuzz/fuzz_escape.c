@@ -136,6 +136,18 @@ fuzz_mail(const char *in, size_t n, size_t len)
 			    strncmp(out + i, "&lt;", 4) == 0 ||
 			    strncmp(out + i, "&gt;", 4) == 0);
 	}
+	/* A Prometheus label value: a quote or newline never ends it early. */
+	o = esc_prom_label(out, len, in, n);
+	CHECK(o < len && strlen(out) == o);
+	check_text(out, o);
+	for (size_t i = 0; i < o; i++) {
+		if (out[i] == '\\') {
+			CHECK(i + 1 < o && (out[i + 1] == '\\' || out[i + 1] == '"'));
+			i++;
+			continue;
+		}
+		CHECK(out[i] != '"' && out[i] != '\n');
+	}
 	free(out);
 }
 #endif

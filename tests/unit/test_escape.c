@@ -226,6 +226,23 @@ test_slack(void **state)
 	assert_string_equal(buf, "a");
 }
 
+static void
+test_prom_label(void **state)
+{
+	char buf[128];
+	const char evil[] = "a\"} 1\nfake_metric 1\\";
+
+	(void)state;
+	esc_prom_label(buf, sizeof(buf), evil, sizeof(evil) - 1);
+	/* The quote and the backslash escaped, the newline shown as text. */
+	assert_string_equal(buf, "a\\\"} 1\\\\x0afake_metric 1\\\\");
+	esc_prom_label(buf, sizeof(buf), "\xe2\x80\xae", 3);
+	assert_string_equal(buf, "\\\\u202e");
+	/* Never half an escape. */
+	esc_prom_label(buf, 3, "a\"", 2);
+	assert_string_equal(buf, "a");
+}
+
 int
 main(void)
 {
@@ -239,6 +256,7 @@ main(void)
 		cmocka_unit_test(test_wire_pack_strn),
 		cmocka_unit_test(test_mail_header),
 		cmocka_unit_test(test_slack),
+		cmocka_unit_test(test_prom_label),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
