@@ -98,7 +98,8 @@ run_valgrind() {
 	log "valgrind: unit tests"
 	for t in test_wire test_x509 test_store test_config test_schedule \
 	    test_keystore test_techzone test_acme test_dns test_cert test_tlslib \
-	    test_escape test_expiry test_proc test_notify; do
+	    test_escape test_expiry test_proc test_notify test_metrics \
+	    test_check; do
 		rc=0
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		    --error-exitcode=99 build/tests/unit/$t >build/valgrind-$t.out 2>&1 || rc=$?

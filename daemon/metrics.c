@@ -158,6 +158,16 @@ mw_family(struct mwriter *w, const char *name, enum mtype type,
 	    sfx, help, name, sfx, type_name(type));
 }
 
+/* Printable ASCII with neither '\\' nor '"': the same after escaping. */
+static int
+plain_ascii(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '\\' || s[i] == '"')
+			return 0;
+	return 1;
+}
+
 static void
 put_labels(struct mwriter *w, const struct mlabel *l, size_t nl,
     const char *extra_name, const char *extra_value)
@@ -169,10 +179,20 @@ put_labels(struct mwriter *w, const struct mlabel *l, size_t nl,
 	evbuffer_add(w->out, "{", 1);
 	for (size_t i = 0; i < nl; i++) {
 		const char *s = l[i].value != NULL ? l[i].value : "";
+		size_t n = strlen(s);
 
-		esc_prom_label(v, sizeof(v), s, strlen(s));
-		evbuffer_add_printf(w->out, "%s%s=\"%s\"", i ? "," : "",
-		    l[i].name, v);
+		if (i > 0)
+			evbuffer_add(w->out, ",", 1);
+		evbuffer_add(w->out, l[i].name, strlen(l[i].name));
+		evbuffer_add(w->out, "=\"", 2);
+		/* Most values are plain ASCII: written as they are, a scrape of
+		 * 100,000 items saves millions of escaping passes. */
+		if (plain_ascii(s, n) && n < sizeof(v))
+			evbuffer_add(w->out, s, n);
+		else
+			evbuffer_add(w->out, v, esc_prom_label(v, sizeof(v), s,
+			    n));
+		evbuffer_add(w->out, "\"", 1);
 	}
 	if (extra_name != NULL)
 		evbuffer_add_printf(w->out, "%s%s=\"%s\"", nl ? "," : "",
