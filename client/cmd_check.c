@@ -69,6 +69,9 @@ unknown(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	esc_term(shown, sizeof(shown), msg, strlen(msg), 0, NULL);
+	for (char *p = shown; *p; p++)
+		if (*p == '|')
+			*p = '/';	/* '|' would start perfdata */
 	printf("CERTFLEET UNKNOWN - %s\n", shown);
 	return CHECK_UNKNOWN;
 }

@@ -106,7 +106,7 @@ run_valgrind() {
 		[ $rc -eq 0 ] || tail -30 build/valgrind-$t.out
 		tally "valgrind $t" $rc
 	done
-	for t in daemon_life host_schedule acme_issue expiry_events; do
+	for t in daemon_life host_schedule acme_issue expiry_events check; do
 		log "valgrind: certfleetd under tests/integration/$t.sh"
 		rc=0
 		CF_DAEMON_WRAPPER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \

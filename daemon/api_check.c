@@ -236,7 +236,8 @@ fleet_item(const struct store_metric_item *it, void *arg)
 		    "certificate");
 	in.name = name;
 	if (it->source == MS_HOST && it->check_failures > 0)
-		in.check_error = "the last check failed";
+		in.check_error = it->check_error ? it->check_error : "no answer";
+	in.verify_error = it->verify_error;
 	/* A draft has no certificate by design: nothing to judge. */
 	if (in.managed && it->valid_until == 0 && it->status != NULL &&
 	    strcmp(it->status, "error") != 0)

@@ -30,13 +30,16 @@ check_thresholds(int warn, int crit, int64_t valid_from, int64_t valid_until,
 	int64_t life = valid_until - valid_from + 1;
 
 	*warn_out = warn >= 0 ? warn : ladder_step(CHECK_WARN_DEFAULT, life);
-	if (crit >= 0)
+	if (crit >= 0) {
 		*crit_out = crit;
-	else {
+		/* A default warning never below the critical given. */
+		if (warn < 0 && *warn_out < crit)
+			*warn_out = crit;
+	} else {
 		/* Below the warning, or the warning would never show. */
 		int max = CHECK_CRIT_DEFAULT;
 
-		if (warn < 0 && *warn_out <= max)
+		if (*warn_out <= max)
 			max = *warn_out - 1;
 		*crit_out = max > 0 ? ladder_step(max, life) : 0;
 	}
@@ -98,7 +101,14 @@ check_judge(const struct check_input *in, int warn, int crit, int64_t now,
 	char date[40], left[64], line[sizeof(out->reason)];
 	int64_t secs;
 
+	struct check_input named;
+
 	memset(out, 0, sizeof(*out));
+	if (in->name == NULL) {
+		named = *in;
+		named.name = "certificate";
+		in = &named;
+	}
 	if (in->valid_until == 0) {
 		if (in->check_error != NULL)
 			verdict(out, CHECK_CRITICAL, "%s: no certificate: %s",
@@ -116,9 +126,15 @@ check_judge(const struct check_input *in, int warn, int crit, int64_t now,
 	clock_rfc3339(in->valid_until, date, sizeof(date));
 	date[10] = '\0';
 	if (secs < 0) {
-		snprintf(left, sizeof(left), "%lld", (long long)-out->days_left);
-		verdict(out, CHECK_CRITICAL, "%s expired %s days ago", in->name,
-		    left);
+		/* Whole days since notAfter: never more than it has been. */
+		int64_t ago = -secs / DAY;
+
+		if (ago == 0)
+			verdict(out, CHECK_CRITICAL, "%s expired less than a "
+			    "day ago", in->name);
+		else
+			verdict(out, CHECK_CRITICAL, "%s expired %lld day%s ago",
+			    in->name, (long long)ago, ago == 1 ? "" : "s");
 		/* Cut on a character if the name filled the line. */
 		esc_format(line, sizeof(line), "%s (%s)", out->reason, date);
 		memcpy(out->reason, line, sizeof(line));

@@ -26,8 +26,8 @@ _Static_assert(MX_STMT_COUNT <= STORE_MX_STMT_MAX, "raise STORE_MX_STMT_MAX");
 static const char *const mx_sql[MX_STMT_COUNT] = {
 	[MX_TRACKED] = "SELECT id, source, active, host, port, sni, "
 	    "common_name, issued_by, serial_number, valid_from, valid_until, "
-	    "chain_valid, hostname_match, last_checked_at, check_failures "
-	    "FROM tracked WHERE id > ? ORDER BY id LIMIT ?",
+	    "chain_valid, hostname_match, last_checked_at, check_failures, "
+	    "check_error, verify_error FROM tracked WHERE id > ? ORDER BY id LIMIT ?",
 	[MX_MANAGED] = "SELECT id, coalesce(common_name, domain), issued_by, "
 	    "serial_number, valid_from, valid_until, status, failures, "
 	    "next_renewal_at FROM certificates WHERE id > ? ORDER BY id "
@@ -103,6 +103,8 @@ row_tracked(sqlite3_stmt *s, struct store_metric_item *it)
 	it->hostname_match = int_or(s, 12, -1);
 	it->checked_at = sqlite3_column_int64(s, 13);
 	it->check_failures = sqlite3_column_int(s, 14);
+	it->check_error = text(s, 15);
+	it->verify_error = text(s, 16);
 }
 
 static void

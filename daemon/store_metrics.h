@@ -30,6 +30,8 @@ struct store_metric_item {
 	int			 hostname_match;
 	int64_t			 checked_at;	/* 0: never checked */
 	int			 check_failures;
+	const char		*check_error;	/* the last check's failure */
+	const char		*verify_error;
 	const char		*status;	/* managed: its status */
 	int			 failures;	/* managed: failed attempts */
 	int64_t			 next_renewal_at;	/* managed; 0: none */
