@@ -263,9 +263,8 @@ sweep_arm(struct httpd *h)
 /* Drops our reference to every bufferevent evhttp has freed (its
  * callbacks cleared): that closes the socket. */
 static void
-sweep_cb(evutil_socket_t fd, short what, void *arg)
+sweep_now(struct httpd *h)
 {
-	struct httpd *h = arg;
 	struct hconn *c, *next;
 
 	for (c = LIST_FIRST(&h->conns); c != NULL; c = next) {
@@ -282,6 +281,14 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 		free(c);
 		h->nconns--;
 	}
+}
+
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd *h = arg;
+
+	sweep_now(h);
 	if (h->paused && h->nconns < h->max_conns)
 		listeners_enable(h, 1);
 	if (h->nconns > 0)
@@ -295,6 +302,11 @@ conn_bev(struct event_base *base, void *arg)
 	struct httpd *h = arg;
 	struct hconn *c;
 
+	/* At the bound, count the ones evhttp let go since the last sweep
+	 * first (the new one is not on the list yet: its callbacks are not
+	 * set, it would look released). */
+	if (h->nconns + 1 >= h->max_conns)
+		sweep_now(h);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;	/* evhttp makes a plain one: uncounted */
 	if ((c->bev = bufferevent_socket_new(base, -1,
@@ -475,7 +487,16 @@ request_cb(struct evhttp_request *req, void *arg)
 		reply_text(req, 403, "Forbidden", "not in http-allow");
 		return;
 	}
-	if (path == NULL || strcmp(path, "/metrics") == 0)
+	if ((path == NULL || strcmp(path, "/metrics") == 0) &&
+	    evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		/* evhttp sends no body for HEAD and would never call back on a
+		 * chunk: the headers alone, without walking the store. */
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", mw_wants_openmetrics(evhttp_find_header(
+		    evhttp_request_get_input_headers(req), "Accept")) ?
+		    MW_CONTENT_TYPE_OPENMETRICS : MW_CONTENT_TYPE_TEXT);
+		evhttp_send_reply(req, 200, "OK", NULL);
+	} else if (path == NULL || strcmp(path, "/metrics") == 0)
 		serve_metrics(h, req);
 	else if (strcmp(path, "/healthz") == 0)
 		serve_healthz(h, req);
