@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -38,6 +39,7 @@
 #define HTTPD_IDLE_SECS		30
 #define HTTPD_CHUNK		(64 * 1024)	/* send when this much is ready */
 #define HTTPD_SWEEP_MS		500	/* how soon a closed connection counts */
+#define HTTPD_TURN_NS		5000000L	/* scrape work per loop turn */
 #define HTTPD_ALLOW_MAX		64
 
 struct cidr {
@@ -385,11 +387,20 @@ static void
 job_next_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct scrape_job *j = arg;
+	struct timespec t0, now;
 	char err[256];
 	int rc;
 
-	/* One step per turn: each is at most a page of rows. */
-	rc = scrape_step(j->scrape, j->buf, err, sizeof(err));
+	/* Steps (a page of rows each) for a few milliseconds a turn: one step
+	 * a turn let a probe storm stretch a 1 s scrape past a minute; more
+	 * than this would hold answers up. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		rc = scrape_step(j->scrape, j->buf, err, sizeof(err));
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (rc == 1 && evbuffer_get_length(j->buf) < HTTPD_CHUNK &&
+	    (now.tv_sec - t0.tv_sec) * 1000000000L + now.tv_nsec - t0.tv_nsec <
+	    HTTPD_TURN_NS);
 	if (rc == -1) {
 		job_abort(j, err);
 		return;
@@ -430,7 +441,9 @@ serve_metrics(struct httpd *h, struct evhttp_request *req)
 		evhttp_send_error(req, 503, "out of memory");
 		return;
 	}
-	event_priority_set(j->next, PRIO_BULK);
+	/* Above probes, below answers: a scrape under a probe storm still
+	 * finishes in seconds, and an RPC waits at most one turn's work. */
+	event_priority_set(j->next, PRIO_DEFAULT);
 	j->h = h;
 	j->req = req;
 	j->evcon = evhttp_request_get_connection(req);
