@@ -104,10 +104,13 @@ void	 api_cert_deploy_list(struct rpc_call *, const msgpack_object *);
 void	 api_cert_deploy_remove(struct rpc_call *, const msgpack_object *);
 void	 api_cert_deploy_run(struct rpc_call *, const msgpack_object *);
 struct store_deploy;
+/* redact: reload and last_error withheld (the monitor role). */
 void	 api_pack_deploy_target(msgpack_packer *pk,
-	    const struct store_deploy *t);
+	    const struct store_deploy *t, int redact);
 /* Ends every Events.Watch stream (at shutdown), answering each. */
 void	 api_events_watch_stop(struct daemon *d);
+/* Answers every Check.Run --all walk under way (UNAVAILABLE) and frees. */
+void	 api_check_stop(struct daemon *d);
 void	 api_debug_set_clock(struct rpc_call *, const msgpack_object *);
 void	 api_ca_add(struct rpc_call *, const msgpack_object *);
 void	 api_ca_list(struct rpc_call *, const msgpack_object *);

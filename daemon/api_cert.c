@@ -87,6 +87,7 @@ struct sub_list {
 	msgpack_sbuffer	 sb;
 	msgpack_packer	 pk;
 	size_t		 n;
+	int		 redact;	/* deploy targets for the monitor role */
 };
 
 static int
@@ -133,7 +134,7 @@ pack_target(const struct store_deploy *t, void *arg)
 {
 	struct sub_list *l = arg;
 
-	api_pack_deploy_target(&l->pk, t);
+	api_pack_deploy_target(&l->pk, t, l->redact);
 	l->n++;
 	return 0;
 }
@@ -144,7 +145,9 @@ reply_cert(struct rpc_call *call, struct store_cert *c)
 {
 	struct daemon *d = rpc_call_ctx(call);
 	struct sub_list orders = { .n = 0 }, versions = { .n = 0 };
-	struct sub_list targets = { .n = 0 };
+	struct sub_list targets = {
+		.n = 0, .redact = rpc_call_role(call) < RPC_ROLE_OPERATOR,
+	};
 	char err[256];
 	msgpack_packer *pk;
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <event2/event.h>
 
@@ -24,6 +25,7 @@
 
 #define FLEET_PAGE		2000
 #define FLEET_PROBLEMS_MAX	100
+#define FLEET_WALKS_MAX		8	/* --all walks at once */
 
 static void
 pack_verdict(msgpack_packer *pk, const char *name, const char *source,
@@ -150,6 +152,15 @@ host_probed(const struct probe_result *res, void *arg)
 		.chain_valid = -1, .hostname_match = -1,
 	};
 
+	/* Not a verdict about the host: the client says UNKNOWN. */
+	if (res->outcome == PROBE_CANCELLED || (res->cause != NULL &&
+	    (strcmp(res->cause, "no_descriptor") == 0 ||
+	    strcmp(res->cause, "out_of_memory") == 0))) {
+		rpc_call_error(hc->call, WIRE_UNAVAILABLE, "the probe of %s "
+		    "could not run: %s", hc->name, res->error);
+		free(hc);
+		return;
+	}
 	if (res->outcome == PROBE_OK && res->leaf != NULL) {
 		in.valid_from = res->leaf->valid_from;
 		in.valid_until = res->leaf->valid_until;
@@ -194,6 +205,7 @@ check_host(struct rpc_call *call, const char *target, const char *sni,
 /* --- the fleet ----------------------------------------------------------- */
 
 struct fleet_check {
+	LIST_ENTRY(fleet_check)	 entry;		/* on d->walks */
 	struct rpc_call		*call;
 	struct daemon		*d;
 	struct event		*next;
@@ -208,6 +220,12 @@ struct fleet_check {
 	msgpack_packer		 ppk;
 	size_t			 nproblems;
 	enum check_state	 worst;
+};
+
+/* The --all walks under way: capped, and answered at shutdown. */
+struct check_walks {
+	LIST_HEAD(, fleet_check) list;
+	size_t			 n;
 };
 
 static void
@@ -258,6 +276,8 @@ fleet_item(const struct store_metric_item *it, void *arg)
 static void
 fleet_free(struct fleet_check *fc)
 {
+	LIST_REMOVE(fc, entry);
+	fc->d->walks->n--;
 	event_free(fc->next);
 	msgpack_sbuffer_destroy(&fc->problems);
 	free(fc);
@@ -292,6 +312,12 @@ fleet_step(evutil_socket_t fd, short what, void *arg)
 	char err[256];
 	int n;
 
+	/* Nobody waits for the answer: stop walking. */
+	if (!rpc_call_connected(fc->call)) {
+		rpc_call_error(fc->call, WIRE_CANCELLED, "the client left");
+		fleet_free(fc);
+		return;
+	}
 	n = store_metric_items(fc->d->store, fc->managed, fc->after,
 	    FLEET_PAGE, fleet_item, fc, err, sizeof(err));
 	if (n == -1) {
@@ -317,14 +343,26 @@ static void
 check_fleet(struct rpc_call *call, int warn, int crit, int verbose)
 {
 	struct daemon *d = rpc_call_ctx(call);
-	struct fleet_check *fc = calloc(1, sizeof(*fc));
+	struct fleet_check *fc;
 
-	if (fc == NULL || (fc->next = event_new(d->base, -1, 0, fleet_step,
-	    fc)) == NULL) {
-		free(fc);
+	if (d->walks == NULL && (d->walks = calloc(1, sizeof(*d->walks))) !=
+	    NULL)
+		LIST_INIT(&d->walks->list);
+	if (d->walks != NULL && d->walks->n >= FLEET_WALKS_MAX) {
+		rpc_call_error(call, WIRE_RESOURCE_EXHAUSTED, "%d fleet checks "
+		    "are under way, the limit; try again shortly",
+		    FLEET_WALKS_MAX);
+		return;
+	}
+	if (d->walks == NULL || (fc = calloc(1, sizeof(*fc))) == NULL ||
+	    (fc->next = event_new(d->base, -1, 0, fleet_step, fc)) == NULL) {
+		if (d->walks != NULL && fc != NULL)
+			free(fc);
 		rpc_call_error(call, WIRE_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
+	LIST_INSERT_HEAD(&d->walks->list, fc, entry);
+	d->walks->n++;
 	/* Each page waits behind answers and other callers' work. */
 	event_priority_set(fc->next, PRIO_BULK);
 	fc->call = call;
@@ -371,6 +409,12 @@ api_check_run(struct rpc_call *call, const msgpack_object *params)
 		check_item(call, item, (int)warn, (int)crit);
 	else if (cert != 0)
 		check_cert(call, cert, (int)warn, (int)crit);
+	else if (host != NULL && rpc_call_role(call) < RPC_ROLE_OPERATOR)
+		/* A probe is a connection anywhere, not a read: a monitor
+		 * checks what is tracked. */
+		rpc_call_error(call, WIRE_PERMISSION_DENIED, "permission "
+		    "denied: probing a host needs the operator role (the "
+		    "monitor socket checks tracked items)");
 	else if (host != NULL)
 		check_host(call, host, sni, (int)warn, (int)crit);
 	else
@@ -378,4 +422,20 @@ api_check_run(struct rpc_call *call, const msgpack_object *params)
 out:
 	free(host);
 	free(sni);
+}
+
+void
+api_check_stop(struct daemon *d)
+{
+	struct fleet_check *fc;
+
+	if (d->walks == NULL)
+		return;
+	while ((fc = LIST_FIRST(&d->walks->list)) != NULL) {
+		rpc_call_error(fc->call, WIRE_UNAVAILABLE, "certfleetd is "
+		    "stopping");
+		fleet_free(fc);
+	}
+	free(d->walks);
+	d->walks = NULL;
 }

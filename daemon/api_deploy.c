@@ -17,7 +17,8 @@
 #define TARGET_KEYS	16
 
 void
-api_pack_deploy_target(msgpack_packer *pk, const struct store_deploy *t)
+api_pack_deploy_target(msgpack_packer *pk, const struct store_deploy *t,
+    int redact)
 {
 	char mode[8];
 
@@ -31,12 +32,15 @@ api_pack_deploy_target(msgpack_packer *pk, const struct store_deploy *t)
 	snprintf(mode, sizeof(mode), "%04o", t->cert_mode);
 	wire_pack_kv_str(pk, "cert_mode", mode);
 	wire_pack_kv_bool(pk, "combined", t->combined);
-	wire_pack_kv_str(pk, "reload", t->reload);
+	/* A reload command may carry a credential, and its error the
+	 * command's output: not for the monitor socket's peers. */
+	wire_pack_kv_str(pk, "reload", redact ? NULL : t->reload);
 	wire_pack_kv_int(pk, "timeout", t->timeout);
 	wire_pack_kv_str(pk, "state", t->state);
 	wire_pack_kv_str(pk, "deployed_fingerprint", t->deployed_fingerprint);
 	api_pack_time(pk, "deployed_at", t->deployed_at);
-	wire_pack_kv_str(pk, "last_error", t->last_error);
+	wire_pack_kv_str(pk, "last_error", redact && t->last_error ?
+	    "(hidden from the monitor role)" : t->last_error);
 	wire_pack_kv_int(pk, "failures", t->failures);
 	api_pack_time(pk, "next_attempt_at", t->next_attempt_at);
 	api_pack_time(pk, "created_at", t->created_at);
@@ -99,7 +103,7 @@ api_cert_deploy_add(struct rpc_call *call, const msgpack_object *params)
 		api_fail(call, &e);
 		goto out;
 	}
-	api_pack_deploy_target(rpc_call_result(call), t);
+	api_pack_deploy_target(rpc_call_result(call), t, 0);
 	store_deploy_free(t);
 	rpc_call_reply(call);
 out:
@@ -112,6 +116,7 @@ struct list_ctx {
 	msgpack_sbuffer	 sb;
 	msgpack_packer	 pk;
 	size_t		 n;
+	int		 redact;
 };
 
 static int
@@ -119,7 +124,7 @@ list_one(const struct store_deploy *t, void *arg)
 {
 	struct list_ctx *ctx = arg;
 
-	api_pack_deploy_target(&ctx->pk, t);
+	api_pack_deploy_target(&ctx->pk, t, ctx->redact);
 	ctx->n++;
 	return 0;
 }
@@ -128,7 +133,9 @@ list_one(const struct store_deploy *t, void *arg)
 static void
 reply_targets(struct rpc_call *call, struct daemon *d, int64_t cert_id)
 {
-	struct list_ctx ctx = { .n = 0 };
+	struct list_ctx ctx = {
+		.n = 0, .redact = rpc_call_role(call) < RPC_ROLE_OPERATOR,
+	};
 	char err[256];
 
 	msgpack_sbuffer_init(&ctx.sb);

@@ -14,6 +14,7 @@
 #include "rpc.h"
 
 struct cert_jobs;
+struct check_walks;
 struct config;
 struct event_base;
 struct deployer;
@@ -53,6 +54,7 @@ struct daemon {
 	struct events		*events;	/* listeners of committed events */
 	struct expiry_runner	*expiry;	/* expiry warnings */
 	struct watchers		*watchers;	/* Events.Watch streams */
+	struct check_walks	*walks;		/* Check.Run --all under way */
 	struct notify		*notify;	/* notification delivery */
 	struct deployer		*deployer;	/* deploy targets */
 	struct rpc_server	*monitor;	/* read-only socket; NULL: none */

@@ -39,8 +39,10 @@
 #define HTTPD_IDLE_SECS		30
 #define HTTPD_CHUNK		(64 * 1024)	/* send when this much is ready */
 #define HTTPD_SWEEP_MS		500	/* how soon a closed connection counts */
-#define HTTPD_TURN_NS		5000000L	/* scrape work per loop turn */
+#define HTTPD_TURN_NS		8000000L	/* scrape work per turn: < a slice */
+#define HTTPD_READ_MAX		(2 * HTTPD_HEADERS_MAX)	/* unread input held */
 #define HTTPD_ALLOW_MAX		64
+#define HTTPD_LISTEN_MAX	16
 
 struct cidr {
 	int		 family;
@@ -50,7 +52,9 @@ struct cidr {
 
 /* A connection: its bufferevent, shared with evhttp until it lets go. */
 struct hconn {
+	struct httpd		*h;
 	struct bufferevent	*bev;		/* our reference */
+	struct event		*vet;		/* its peer checked once accepted */
 	LIST_ENTRY(hconn)	 entry;
 };
 
@@ -74,7 +78,7 @@ struct scrape_job {
 struct httpd {
 	struct daemon		*d;
 	struct evhttp		*http;
-	struct evhttp_bound_socket *bound[16];
+	struct evhttp_bound_socket *bound[HTTPD_LISTEN_MAX];
 	size_t			 nbound;
 	struct cidr		 allow[HTTPD_ALLOW_MAX];
 	size_t			 nallow;
@@ -224,10 +228,8 @@ allow_load(const struct config *cfg, struct cidr *allow, size_t *nallow,
 }
 
 static int
-peer_allowed(const struct httpd *h, struct evhttp_connection *evcon)
+addr_allowed(const struct httpd *h, const struct sockaddr *sa)
 {
-	const struct sockaddr *sa = evhttp_connection_get_addr(evcon);
-
 	if (sa == NULL)
 		return 0;
 	for (size_t i = 0; i < h->nallow; i++)
@@ -236,7 +238,66 @@ peer_allowed(const struct httpd *h, struct evhttp_connection *evcon)
 	return 0;
 }
 
+static int
+peer_allowed(const struct httpd *h, struct evhttp_connection *evcon)
+{
+	return addr_allowed(h, evhttp_connection_get_addr(evcon));
+}
+
+int
+httpd_check_config(const struct config *cfg, char *err, size_t errlen)
+{
+	struct cidr allow[HTTPD_ALLOW_MAX];
+	size_t nallow;
+	char addr[64];
+	int port;
+
+	if (cfg->nhttp_listen > HTTPD_LISTEN_MAX) {
+		snprintf(err, errlen, "http-listen: at most %d",
+		    HTTPD_LISTEN_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->nhttp_listen; i++)
+		if (httpd_parse_listen(cfg->http_listen[i], addr, sizeof(addr),
+		    &port, err, errlen) == -1)
+			return -1;
+	return allow_load(cfg, allow, &nallow, err, errlen);
+}
+
 /* --- connections --------------------------------------------------------- */
+
+static void listeners_enable(struct httpd *h, int on);
+static void sweep_arm(struct httpd *h);
+
+/*
+ * The servers of this process, found by their evhttp: evhttp hands its
+ * listeners its own pointer as their argument, so an accept error callback
+ * has nothing else to find its server by.  One per daemon in practice.
+ */
+#define HTTPD_SERVERS_MAX	4
+static struct httpd *servers[HTTPD_SERVERS_MAX];
+
+/*
+ * Out of descriptors the listening socket stays readable: without a pause
+ * the loop would spin on accept() at a priority above the probes whose
+ * sockets would free some.  Paused here, the sweep timer resumes it.
+ */
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	for (size_t i = 0; i < HTTPD_SERVERS_MAX; i++) {
+		struct httpd *h = servers[i];
+
+		if (h == NULL || (void *)h->http != arg)
+			continue;
+		log_warn("http: accept failed: %s; pausing new connections",
+		    strerror(EVUTIL_SOCKET_ERROR()));
+		listeners_enable(h, 0);
+		sweep_arm(h);
+		return;
+	}
+	evconnlistener_disable(l);	/* not ours: never left spinning */
+}
 
 static void
 listeners_enable(struct httpd *h, int on)
@@ -251,6 +312,33 @@ listeners_enable(struct httpd *h, int on)
 			evconnlistener_disable(l);
 	}
 	h->paused = !on;
+}
+
+static void
+hconn_free(struct hconn *c)
+{
+	if (c->vet != NULL)
+		event_free(c->vet);
+	bufferevent_decref(c->bev);
+	free(c);
+}
+
+/*
+ * Right after the accept (evhttp has set the socket by then): a peer
+ * outside http-allow is cut off at once, so idle connections from
+ * strangers cannot hold the connection slots until the idle timeout.
+ */
+static void
+vet_cb(evutil_socket_t unused, short what, void *arg)
+{
+	struct hconn *c = arg;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    !addr_allowed(c->h, (struct sockaddr *)&ss))
+		shutdown(fd, SHUT_RDWR);	/* evhttp sees the end */
 }
 
 static void
@@ -279,8 +367,7 @@ sweep_now(struct httpd *h)
 			continue;
 		LIST_REMOVE(c, entry);
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-		bufferevent_decref(c->bev);
-		free(c);
+		hconn_free(c);
 		h->nconns--;
 	}
 }
@@ -292,7 +379,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 	sweep_now(h);
 	if (h->paused && h->nconns < h->max_conns)
-		listeners_enable(h, 1);
+		listeners_enable(h, 1);	/* also after an accept error */
 	if (h->nconns > 0)
 		sweep_arm(h);
 }
@@ -316,7 +403,16 @@ conn_bev(struct event_base *base, void *arg)
 		free(c);
 		return NULL;
 	}
+	if ((c->vet = evtimer_new(base, vet_cb, c)) == NULL) {
+		bufferevent_free(c->bev);
+		free(c);
+		return NULL;
+	}
+	c->h = h;
+	event_active(c->vet, EV_TIMEOUT, 0);
 	bufferevent_priority_set(c->bev, PRIO_BULK);
+	/* While a reply streams evhttp reads nothing: hold at most this. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, HTTPD_READ_MAX);
 	bufferevent_incref(c->bev);
 	LIST_INSERT_HEAD(&h->conns, c, entry);
 	sweep_arm(h);
@@ -410,10 +506,14 @@ job_next_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (rc == 0) {
+		struct evhttp_request *req = j->req;
+
+		/* Ending the reply may free the connection at once (a reply
+		 * that closes it): the job lets go of it first. */
 		if (evbuffer_get_length(j->buf) > 0)
-			evhttp_send_reply_chunk(j->req, j->buf);
-		evhttp_send_reply_end(j->req);
+			evhttp_send_reply_chunk(req, j->buf);
 		job_free(j);
+		evhttp_send_reply_end(req);
 		return;
 	}
 	j->state = JOB_WRITING;
@@ -441,9 +541,10 @@ serve_metrics(struct httpd *h, struct evhttp_request *req)
 		evhttp_send_error(req, 503, "out of memory");
 		return;
 	}
-	/* Above probes, below answers: a scrape under a probe storm still
-	 * finishes in seconds, and an RPC waits at most one turn's work. */
-	event_priority_set(j->next, PRIO_DEFAULT);
+	/* With the probes: above them it would starve them (libevent runs
+	 * only the highest non-empty priority each turn); a turn's budget
+	 * keeps it from crawling behind them. */
+	event_priority_set(j->next, PRIO_BULK);
 	j->h = h;
 	j->req = req;
 	j->evcon = evhttp_request_get_connection(req);
@@ -452,6 +553,10 @@ serve_metrics(struct httpd *h, struct evhttp_request *req)
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", om ? MW_CONTENT_TYPE_OPENMETRICS :
 	    MW_CONTENT_TYPE_TEXT);
+	/* An HTTP/1.0 reader gets no chunks and no length: only the close
+	 * ends its body.  A scrape a few seconds apart loses nothing by it. */
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+	    "close");
 	evhttp_send_reply_start(req, 200, "OK");
 	j->state = JOB_PRODUCING;
 	event_active(j->next, EV_TIMEOUT, 0);
@@ -542,6 +647,11 @@ httpd_new(struct daemon *d, char *err, size_t errlen)
 		httpd_free(h);
 		return NULL;
 	}
+	for (size_t i = 0; i < HTTPD_SERVERS_MAX; i++)
+		if (servers[i] == NULL) {
+			servers[i] = h;
+			break;
+		}
 	if (allow_load(cfg, h->allow, &h->nallow, err, errlen) == -1) {
 		httpd_free(h);
 		return NULL;
@@ -573,6 +683,8 @@ httpd_new(struct daemon *d, char *err, size_t errlen)
 			httpd_free(h);
 			return NULL;
 		}
+		evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(
+		    h->bound[h->nbound]), accept_error_cb);
 		h->nbound++;
 		log_info("http: serving /metrics on %s", cfg->http_listen[i]);
 	}
@@ -603,6 +715,9 @@ httpd_free(struct httpd *h)
 
 	if (h == NULL)
 		return;
+	for (size_t i = 0; i < HTTPD_SERVERS_MAX; i++)
+		if (servers[i] == h)
+			servers[i] = NULL;
 	/* Connections close with the server: their scrapes end (closecb). */
 	if (h->http != NULL)
 		evhttp_free(h->http);
@@ -610,8 +725,7 @@ httpd_free(struct httpd *h)
 		job_free(LIST_FIRST(&h->jobs));
 	while ((c = LIST_FIRST(&h->conns)) != NULL) {
 		LIST_REMOVE(c, entry);
-		bufferevent_decref(c->bev);
-		free(c);
+		hconn_free(c);
 	}
 	if (h->sweep != NULL)
 		event_free(h->sweep);

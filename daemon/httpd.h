@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+struct config;
 struct daemon;
 struct httpd;
 
@@ -19,12 +20,14 @@ struct httpd;
 struct httpd	*httpd_new(struct daemon *d, char *err, size_t errlen);
 /* Applies next's reloadable settings (http-allow, http-max-connections);
  * -1 with err, the running ones kept. */
-struct config;
 int		 httpd_reconfigure(struct httpd *h, const struct config *next,
 		    char *err, size_t errlen);
 /* Closes every connection (scrapes under way end) and frees. */
 void		 httpd_free(struct httpd *h);
 
+/* Checks http-listen and http-allow whole; -1 with err. */
+int		 httpd_check_config(const struct config *cfg, char *err,
+		    size_t errlen);
 /* Parses "ADDR:PORT" or "[v6]:PORT"; -1 with err.  For tests too. */
 int		 httpd_parse_listen(const char *s, char *addr, size_t addrlen,
 		    int *port, char *err, size_t errlen);

@@ -189,6 +189,16 @@ load_config(const struct args *a, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	/* Checked whole here, so --check-config and a reload refuse them
+	 * before anything is applied. */
+	if (httpd_check_config(cfg, err, errlen) == -1)
+		goto fail;
+	if (cfg->monitor_socket != NULL &&
+	    strcmp(cfg->monitor_socket, cfg->socket_path) == 0) {
+		snprintf(err, errlen, "monitor-socket must differ from socket "
+		    "(%s)", cfg->socket_path);
+		goto fail;
+	}
 	return cfg;
 fail:
 	config_free(cfg);
@@ -452,6 +462,7 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 	deployer_free(rt->d.deployer);
 	rt->d.deployer = NULL;
 	api_events_watch_stop(&rt->d);
+	api_check_stop(&rt->d);
 	if (rt->d.probes != NULL)
 		probe_engine_cancel_all(rt->d.probes);
 	/* Jobs stop where they are (the store has it); revocations answer. */
@@ -672,6 +683,7 @@ teardown(struct runtime *rt)
 	/* Before the RPC server: a CSR step still under way answers its call. */
 	cert_cancel_all(&rt->d);
 	api_events_watch_stop(&rt->d);
+	api_check_stop(&rt->d);
 	keystore_pool_free(rt->d.keygen);
 	rpc_server_free(rt->d.rpc);
 	rpc_server_free(rt->d.monitor);

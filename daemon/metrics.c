@@ -234,7 +234,7 @@ line_value(struct line *ln, double value)
 		n = snprintf(num, sizeof(num), " %sInf\n", value > 0 ? "+" : "-");
 	else if (isnan(value))
 		n = snprintf(num, sizeof(num), " NaN\n");
-	else if (value == (double)(int64_t)value && fabs(value) < 9e15) {
+	else if (fabs(value) < 9e15 && value == (double)(int64_t)value) {
 		/* Integers (timestamps, 0/1, counts): by hand, not printf. */
 		int64_t v = (int64_t)value;
 		uint64_t u = v < 0 ? (uint64_t)-v : (uint64_t)v;
@@ -284,8 +284,8 @@ mw_counter(struct mwriter *w, const char *name, const struct mlabel *l,
 	put_line(w, name, "_total", l, nl, NULL, NULL, (double)value);
 }
 
-void
-mw_hist(struct mwriter *w, const char *name, const struct mlabel *l,
+static void
+put_buckets(struct mwriter *w, const char *name, const struct mlabel *l,
     size_t nl, const struct hist *h)
 {
 	uint64_t cum = 0;
@@ -293,16 +293,44 @@ mw_hist(struct mwriter *w, const char *name, const struct mlabel *l,
 
 	for (int i = 0; i <= h->nbounds; i++) {
 		cum += h->counts[i];
+		/* OpenMetrics wants canonical numbers ("1.0"); 0.0.4 readers
+		 * take "1" as well, as Prometheus before 3.0 writes it. */
 		if (i < h->nbounds && h->bounds[i] == (double)(int64_t)h->bounds[i])
-			snprintf(le, sizeof(le), "%lld", (long long)h->bounds[i]);
+			snprintf(le, sizeof(le), "%lld%s", (long long)h->bounds[i],
+			    w->openmetrics ? ".0" : "");
 		else if (i < h->nbounds)
 			snprintf(le, sizeof(le), "%g", h->bounds[i]);
 		else
 			snprintf(le, sizeof(le), "+Inf");
 		put_line(w, name, "_bucket", l, nl, "le", le, (double)cum);
 	}
+}
+
+void
+mw_hist(struct mwriter *w, const char *name, const struct mlabel *l,
+    size_t nl, const struct hist *h)
+{
+	put_buckets(w, name, l, nl, h);
 	put_line(w, name, "_sum", l, nl, NULL, NULL, h->sum);
 	put_line(w, name, "_count", l, nl, NULL, NULL, (double)h->count);
+}
+
+void
+mw_gauge_hist(struct mwriter *w, const char *name, const char *help,
+    const struct hist *h)
+{
+	if (!w->openmetrics) {
+		mw_family(w, name, MT_HISTOGRAM, help);
+		mw_hist(w, name, NULL, 0, h);
+		return;
+	}
+	/* A distribution now, not a count since start: OpenMetrics' gauge
+	 * histogram, whose _gsum may not be negative (expired ones are):
+	 * left out. */
+	evbuffer_add_printf(w->out, "# HELP %s %s\n# TYPE %s gaugehistogram\n",
+	    name, help, name);
+	put_buckets(w, name, NULL, 0, h);
+	put_line(w, name, "_gcount", NULL, 0, NULL, NULL, (double)h->count);
 }
 
 void

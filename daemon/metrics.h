@@ -101,6 +101,10 @@ void	 mw_counter(struct mwriter *w, const char *name,
 /* A histogram's _bucket, _sum and _count samples. */
 void	 mw_hist(struct mwriter *w, const char *name, const struct mlabel *l,
 	    size_t nl, const struct hist *h);
+/* A distribution of the present (not since start): a histogram in 0.0.4,
+ * a gaugehistogram in OpenMetrics; HELP and TYPE included. */
+void	 mw_gauge_hist(struct mwriter *w, const char *name, const char *help,
+	    const struct hist *h);
 /* Every series of an mcounters family (l1, l2: its label names). */
 void	 mw_mcounters(struct mwriter *w, const char *name, const char *help,
 	    const struct mcounters *c, const char *l1, const char *l2);

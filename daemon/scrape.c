@@ -137,7 +137,7 @@ w_not_before(struct scrape *s, const struct store_metric_item *it)
 static void
 w_chain_valid(struct scrape *s, const struct store_metric_item *it)
 {
-	if (it->source == MS_HOST && it->chain_valid != -1)
+	if (it->source == MS_HOST && it->active && it->chain_valid != -1)
 		item_sample(s, "certfleet_cert_chain_valid", it,
 		    it->chain_valid);
 }
@@ -145,7 +145,7 @@ w_chain_valid(struct scrape *s, const struct store_metric_item *it)
 static void
 w_hostname_match(struct scrape *s, const struct store_metric_item *it)
 {
-	if (it->source == MS_HOST && it->hostname_match != -1)
+	if (it->source == MS_HOST && it->active && it->hostname_match != -1)
 		item_sample(s, "certfleet_cert_hostname_match", it,
 		    it->hostname_match);
 }
@@ -153,7 +153,7 @@ w_hostname_match(struct scrape *s, const struct store_metric_item *it)
 static void
 w_check_success(struct scrape *s, const struct store_metric_item *it)
 {
-	if (it->source == MS_HOST && it->checked_at != 0)
+	if (it->source == MS_HOST && it->active && it->checked_at != 0)
 		item_sample(s, "certfleet_check_success", it,
 		    it->check_failures == 0);
 }
@@ -161,7 +161,7 @@ w_check_success(struct scrape *s, const struct store_metric_item *it)
 static void
 w_check_time(struct scrape *s, const struct store_metric_item *it)
 {
-	if (it->source == MS_HOST && it->checked_at != 0)
+	if (it->source == MS_HOST && it->active && it->checked_at != 0)
 		item_sample(s, "certfleet_check_timestamp_seconds", it,
 		    (double)it->checked_at);
 }
@@ -225,6 +225,11 @@ w_managed_failures(struct scrape *s, const struct store_metric_item *it)
 	    it->failures);
 }
 
+/*
+ * A deactivated host item is no longer checked: its last check's verdicts
+ * (chain, name, success) are left out, or an alert would page for a host
+ * the operator switched off; its certificate's dates stay.
+ */
 static const struct item_family item_families[] = {
 	{ "certfleet_cert_not_after_timestamp_seconds", MT_GAUGE,
 	  "The certificate's notAfter, in Unix seconds.", 0, w_not_after },
@@ -270,13 +275,14 @@ item_state(const struct scrape *s, const struct store_metric_item *it)
 	int thresholds[CONFIG_DAYS_MAX];
 	size_t n;
 
-	if ((it->source == MS_HOST && it->check_failures > 0) ||
+	if ((it->source == MS_HOST && it->active &&
+	    it->check_failures > 0) ||
 	    (it->source == MS_MANAGED && it->status != NULL &&
 	    strcmp(it->status, "error") == 0))
 		return IS_FAILED;
 	if (s->now > it->valid_until)
 		return IS_EXPIRED;
-	if (it->chain_valid == 0 || it->hostname_match == 0)
+	if (it->active && (it->chain_valid == 0 || it->hostname_match == 0))
 		return IS_INVALID;
 	n = expiry_thresholds(&s->d->cfg->warn_days, it->valid_from,
 	    it->valid_until, thresholds);
@@ -296,7 +302,8 @@ count_item(const struct store_metric_item *it, void *arg)
 	a->items++;
 	if (it->valid_until == 0) {
 		/* No certificate yet: only a failure is worth counting. */
-		if ((it->source == MS_HOST && it->check_failures > 0) ||
+		if ((it->source == MS_HOST && it->active &&
+		    it->check_failures > 0) ||
 		    (it->status != NULL && strcmp(it->status, "error") == 0))
 			a->states[it->source][IS_FAILED]++;
 		return;
@@ -329,10 +336,9 @@ write_aggregates(struct scrape *s)
 			mw_sample(w, "certfleet_certificates", "", l, 2,
 			    (double)a->states[src][st]);
 		}
-	mw_family(w, "certfleet_cert_expiry_seconds", MT_HISTOGRAM,
+	mw_gauge_hist(w, "certfleet_cert_expiry_seconds",
 	    "Seconds until notAfter over every certificate, in buckets of 0, "
-	    "1, 3, 7, 14, 30, 60 and 90 days (negative: expired).");
-	mw_hist(w, "certfleet_cert_expiry_seconds", NULL, 0, &a->left);
+	    "1, 3, 7, 14, 30, 60 and 90 days (negative: expired).", &a->left);
 	mw_family(w, "certfleet_certificates_expiring", MT_GAUGE,
 	    "Certificates expiring within 7, 14 and 30 days, counting each "
 	    "only where the period is at most a third of its lifetime.");

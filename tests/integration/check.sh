@@ -149,6 +149,12 @@ run_cf --socket "$MON" debug clock 10
 expect_eq "debug clock on the monitor socket: refused" "$RC" 1
 
 # --- a host probed afresh: nothing saved --------------------------------------
+# A probe connects anywhere: not a read, so the monitor socket refuses it
+# (UNKNOWN) and the operator's socket runs it.
+chk --host "$A:$LIVE" --sni live.check.test
+expect_line "--host on the monitor socket" 3 \
+    "CERTFLEET UNKNOWN - permission denied: probing a host needs the operator role (the monitor socket checks tracked items)"
+chk() { run_cf check "$@"; }
 IDS_BEFORE=$(list_ids)
 LIVE_NA=$(notafter "$P/live.pem")
 chk --host "$A:$LIVE" --sni live.check.test
@@ -168,6 +174,7 @@ chk --host "$A:$CLOSED"
 expect_line "closed port" 2 \
     "CERTFLEET CRITICAL - $A:$CLOSED: no certificate: connection refused"
 expect_eq "host checks saved nothing" "$(list_ids)" "$IDS_BEFORE"
+chk() { run_cf --socket "$MON" check "$@"; }
 
 # --- a tracked host whose server went away ------------------------------------
 chk --item "$DOOMED_ID"

@@ -88,12 +88,16 @@ def family_of(name, types, om):
     """The declared family a sample name belongs to, or None."""
     if name in types and not (om and types[name] == "counter"):
         return name
-    for sfx in ("_bucket", "_sum", "_count", "_total", "_created"):
+    for sfx in ("_bucket", "_sum", "_count", "_total", "_created",
+                "_gcount", "_gsum"):
         if name.endswith(sfx):
             base = name[:-len(sfx)]
             t = types.get(base)
-            if t in ("histogram", "gaugehistogram") and sfx in (
+            if t == "histogram" and sfx in (
                     "_bucket", "_sum", "_count", "_created"):
+                return base
+            if t == "gaugehistogram" and sfx in ("_bucket", "_gcount",
+                                                 "_gsum"):
                 return base
             if t == "summary" and sfx in ("_sum", "_count", "_created"):
                 return base
