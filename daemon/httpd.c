@@ -557,6 +557,9 @@ serve_metrics(struct httpd *h, struct evhttp_request *req)
 	 * ends its body.  A scrape a few seconds apart loses nothing by it. */
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
 	    "close");
+	/* An HTTP/1.0 "Connection: keep-alive" would make evhttp announce a
+	 * Content-Length of 0 before the first chunk: the close is the end. */
+	evhttp_remove_header(in, "Connection");
 	evhttp_send_reply_start(req, 200, "OK");
 	j->state = JOB_PRODUCING;
 	event_active(j->next, EV_TIMEOUT, 0);

@@ -564,6 +564,19 @@ fi
 run_cf status
 is "after the reset: the control socket answers" "$RC" 0
 
+# HTTP/1.0 gets no chunks: the body ends with the close.  Twice, a reply
+# that ended by closing freed its job twice (a crash); with "Connection:
+# keep-alive", evhttp announced a Content-Length of 0 before the body.
+for ka in "" "Connection: keep-alive"; do
+	HTTP_TIMEOUT=15 http h10 -0 ${ka:+-H "$ka"} "http://127.0.0.1:$P1/metrics"
+	parse h10
+	n10=$(jq -r 'select(.name == "certfleet_cert_not_after_timestamp_seconds") | .labels.id' "$T/h10.json" 2>/dev/null | sort -u | wc -l | tr -d ' ')
+	is "HTTP/1.0 ${ka:-plain}: whole body, closed ($HCODE, curl $HRC, parse $PRC, $(hdr h10 Connection))" \
+	    "$HCODE $HRC $PRC $n10 $(hdr h10 Connection)" "200 0 0 $NALL close"
+done
+run_cf status
+is "after HTTP/1.0: the control socket answers" "$RC" 0
+
 # --- the end -------------------------------------------------------------------
 rc=0
 stop_daemon || rc=$?
