@@ -23,6 +23,7 @@ struct cli_cmd;
 struct cli {
 	const char		*socket;
 	int			 json;
+	int			 jsonl;		/* listings: one object a line */
 	const struct cli_cmd	*cmd;
 	struct cf_conn		*conn;
 };

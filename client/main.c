@@ -25,7 +25,7 @@ static void
 usage_all(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: certfleet [--socket PATH] [--json] COMMAND [ARGS]\n"
+	    "usage: certfleet [--socket PATH] [--json | --jsonl] COMMAND [ARGS]\n"
 	    "\n"
 	    "Talks to certfleetd over its control socket ($CERTFLEET_SOCKET,\n"
 	    "default %s).\n"
@@ -38,7 +38,9 @@ usage_all(FILE *fp)
 	    "\n"
 	    "Options (before or after the command):\n"
 	    "  --socket PATH   the daemon's control socket\n"
-	    "  --json          print one JSON document for programs\n"
+	    "  --json          print one JSON document for programs (listings\n"
+	    "                  stream it page by page)\n"
+	    "  --jsonl         listings: one JSON object a line\n"
 	    "  --help          this text; COMMAND --help for one command\n"
 	    "  --version       the client's version\n"
 	    "\n"
@@ -53,7 +55,7 @@ usage_cmd(const struct cli_cmd *c, FILE *fp)
 	    c->args[0] ? " " : "", c->args, c->summary);
 	if (c->help[0])
 		fprintf(fp, "\n%s", c->help);
-	fprintf(fp, "\nCalls %s.  Global options: --socket PATH, --json.\n",
+	fprintf(fp, "\nCalls %s.  Global options: --socket PATH, --json, --jsonl.\n",
 	    c->method);
 }
 
@@ -227,13 +229,14 @@ cli_list_pages(struct cli *cli, const char *method, const char *filter_key,
     const char *filter_value, size_t ncols, const char *const *headers,
     const char *const *keys)
 {
-	struct out_table *t = NULL;
-	json_t *all = NULL;
+	struct out_stream *st;
 	int64_t after = 0;
 	int rc = EXIT_OK;
 
-	if (cli->json ? (all = json_array()) == NULL :
-	    (t = out_table_new(ncols, headers)) == NULL)
+	/* Page by page, each printed before the next is asked for: a
+	 * million items in constant memory on both sides. */
+	if ((st = out_stream_new(cli->jsonl ? OUT_JSONL : cli->json ? OUT_JSON :
+	    OUT_TABLE, ncols, headers, keys)) == NULL)
 		return cli_fail(EXIT_REFUSED, "out of memory");
 	for (;;) {
 		struct cf_reply r;
@@ -244,28 +247,21 @@ cli_list_pages(struct cli *cli, const char *method, const char *filter_key,
 			break;
 		n = r.result.type == MSGPACK_OBJECT_ARRAY ?
 		    r.result.via.array.size : 0;
-		for (uint32_t i = 0; i < n; i++) {
+		for (uint32_t i = 0; i < n && rc == EXIT_OK; i++) {
 			const msgpack_object *item = &r.result.via.array.ptr[i];
 			const msgpack_object *id = wire_map_get(item, "id");
 
-			if (all != NULL)
-				json_array_append_new(all, out_json_from(item));
-			else
-				out_table_add_keys(t, item, keys);
+			if (out_stream_item(st, item) == -1)
+				rc = EXIT_REFUSED;
 			if (id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 				after = (int64_t)id->via.u64;
 		}
 		cf_reply_free(&r);
-		if (n < CLI_LIST_PAGE)
+		if (rc != EXIT_OK || n < CLI_LIST_PAGE)
 			break;
 	}
-	if (rc == EXIT_OK && all != NULL) {
-		out_json_doc(all);
-		all = NULL;
-	} else if (rc == EXIT_OK)
-		out_table_print(t, stdout);
-	json_decref(all);
-	out_table_free(t);
+	if (out_stream_end(st, rc == EXIT_OK) == -1 && rc == EXIT_OK)
+		rc = EXIT_REFUSED;
 	return rc;
 }
 
@@ -316,6 +312,8 @@ main(int argc, char **argv)
 		}
 		if (strcmp(argv[i], "--json") == 0)
 			cli.json = 1;
+		else if (strcmp(argv[i], "--jsonl") == 0)
+			cli.json = cli.jsonl = 1;	/* lists: a line each */
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			help = 1;
 		else if (strcmp(argv[i], "--version") == 0) {

@@ -391,3 +391,141 @@ out_table_of(const msgpack_object *rows, size_t ncols,
 	out_table_print(t, stdout);
 	out_table_free(t);
 }
+
+/* --- listings, streamed --------------------------------------------------- */
+
+#define OUT_PAGE_ROWS	1000	/* a table's rows held before printing */
+
+struct out_stream {
+	enum out_mode		 mode;
+	size_t			 n;		/* items written */
+	const char *const	*keys;
+	struct out_table	*page;		/* OUT_TABLE: rows not yet printed */
+	size_t			 width[OUT_TABLE_COLS_MAX];
+	int			 widths_set;
+};
+
+struct out_stream *
+out_stream_new(enum out_mode mode, size_t ncols, const char *const *headers,
+    const char *const *keys)
+{
+	struct out_stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->mode = mode;
+	s->keys = keys;
+	if (mode == OUT_TABLE &&
+	    (ncols > OUT_TABLE_COLS_MAX ||
+	    (s->page = out_table_new(ncols, headers)) == NULL)) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* A table's page: widths from the first page, kept for every later one. */
+static void
+stream_flush_page(struct out_stream *s)
+{
+	struct out_table *t = s->page;
+
+	if (!s->widths_set) {
+		for (size_t r = 0; r < t->nrows; r++)
+			for (size_t c = 0; c < t->ncols; c++) {
+				const char *v = t->cells[r * t->ncols + c];
+				size_t w = v ? esc_width(v, strlen(v)) : 0;
+
+				if (w > s->width[c])
+					s->width[c] = w;
+			}
+		s->widths_set = 1;
+	}
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *v = t->cells[r * t->ncols + c];
+
+			v = v ? v : "";
+			fputs(v, stdout);
+			if (c + 1 == t->ncols) {
+				fputc('\n', stdout);
+				continue;
+			}
+			for (size_t w = esc_width(v, strlen(v));
+			    w < s->width[c] + 2; w++)
+				fputc(' ', stdout);
+		}
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	t->nrows = 0;
+}
+
+/* One item as JSON text: ASCII only, DEL escaped too. */
+static char *
+item_text(const msgpack_object *item, size_t flags)
+{
+	json_t *j = out_json_from(item);
+	char *text;
+
+	if (j == NULL)
+		return NULL;
+	text = json_dumps(j, flags | JSON_ENSURE_ASCII);
+	json_decref(j);
+	return text != NULL ? json_escape_del(text) : NULL;
+}
+
+int
+out_stream_item(struct out_stream *s, const msgpack_object *item)
+{
+	char *text;
+	int bad = 0;
+
+	if (s->mode == OUT_TABLE) {
+		if (out_table_add_keys(s->page, item, s->keys) == -1)
+			bad = 1;
+		else if (s->page->nrows > OUT_PAGE_ROWS)
+			stream_flush_page(s);
+	} else if ((text = item_text(item, s->mode == OUT_JSONL ?
+	    JSON_COMPACT : JSON_INDENT(2))) == NULL)
+		bad = 1;
+	else {
+		if (s->mode == OUT_JSONL)
+			bad = fputs(text, stdout) == EOF;
+		else {
+			/* Inside the array: every line two spaces deeper. */
+			bad = fputs(s->n ? ",\n  " : "[\n  ", stdout) == EOF;
+			for (const char *p = text; *p && !bad; p++)
+				bad = fputc(*p, stdout) == EOF ||
+				    (*p == '\n' && fputs("  ", stdout) == EOF);
+		}
+		bad = bad || (s->mode == OUT_JSONL && fputc('\n', stdout) == EOF);
+		free(text);
+	}
+	if (bad) {
+		out_error = 1;
+		fprintf(stderr, "certfleet: cannot write the listing\n");
+		return -1;
+	}
+	s->n++;
+	return 0;
+}
+
+int
+out_stream_end(struct out_stream *s, int ok)
+{
+	int rc = 0;
+
+	if (ok && s->mode == OUT_TABLE)
+		stream_flush_page(s);
+	else if (ok && s->mode == OUT_JSON)
+		rc = fputs(s->n ? "\n]\n" : "[]\n", stdout) == EOF ? -1 : 0;
+	if (fflush(stdout) == EOF)
+		rc = -1;
+	if (rc == -1 && !out_error) {
+		out_error = 1;
+		fprintf(stderr, "certfleet: cannot write the listing\n");
+	}
+	out_table_free(s->page);
+	free(s);
+	return rc;
+}

@@ -47,6 +47,23 @@ int		 out_table_add_keys(struct out_table *t, const msgpack_object *map,
 void		 out_table_print(struct out_table *t, FILE *fp);
 void		 out_table_free(struct out_table *t);
 
+/*
+ * A listing written as it arrives, page by page, in constant memory: one
+ * JSON array written incrementally (OUT_JSON), one compact object a line
+ * (OUT_JSONL), or a table whose column widths come from its first page
+ * (later wider cells push their line out, never the memory up).
+ */
+enum out_mode { OUT_TABLE, OUT_JSON, OUT_JSONL };
+struct out_stream;
+struct out_stream *out_stream_new(enum out_mode mode, size_t ncols,
+		    const char *const *headers, const char *const *keys);
+/* One item (a map); -1 when it cannot be written (out_failed() then). */
+int		 out_stream_item(struct out_stream *s, const msgpack_object *item);
+/* Ends the listing (closes the JSON array, prints a table's last page)
+ * and frees; ok 0 after an error: a JSON array is left unclosed, so no
+ * reader takes half a listing as whole (the exit code says it too). */
+int		 out_stream_end(struct out_stream *s, int ok);
+
 /* Prints an array of maps as a table: one column per key, under headers. */
 void		 out_table_of(const msgpack_object *rows, size_t ncols,
 		    const char *const *headers, const char *const *keys);

@@ -343,7 +343,7 @@ static void
 check_fleet(struct rpc_call *call, int warn, int crit, int verbose)
 {
 	struct daemon *d = rpc_call_ctx(call);
-	struct fleet_check *fc;
+	struct fleet_check *fc = NULL;
 
 	if (d->walks == NULL && (d->walks = calloc(1, sizeof(*d->walks))) !=
 	    NULL)
@@ -356,8 +356,7 @@ check_fleet(struct rpc_call *call, int warn, int crit, int verbose)
 	}
 	if (d->walks == NULL || (fc = calloc(1, sizeof(*fc))) == NULL ||
 	    (fc->next = event_new(d->base, -1, 0, fleet_step, fc)) == NULL) {
-		if (d->walks != NULL && fc != NULL)
-			free(fc);
+		free(fc);
 		rpc_call_error(call, WIRE_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
