@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "deploy.h"
 #include "expiry.h"
+#include "findings.h"
 #include "issue.h"
 #include "metrics.h"
 #include "notify.h"
@@ -57,6 +58,7 @@ static const int within_days[] = { 7, 14, 30 };
 
 struct aggregates {
 	uint64_t	 states[3][IS_COUNT];	/* [source][state] */
+	struct mcounters findings;		/* {code, severity} */
 	uint64_t	 within[NWITHIN];
 	uint64_t	 items;			/* every certificate-holding row */
 	struct hist	 left;			/* seconds to notAfter */
@@ -291,6 +293,33 @@ item_state(const struct scrape *s, const struct store_metric_item *it)
 	return IS_OK;
 }
 
+/* The audit's findings, counted by code and severity over the fleet. */
+static void
+count_findings(struct scrape *s, const struct store_metric_item *it)
+{
+	struct finding f[FINDINGS_MAX];
+	struct findings_input in = {
+		.valid_from = it->valid_from, .valid_until = it->valid_until,
+		.subject = it->subject_dn, .issuer = it->issuer_dn,
+		.public_key = it->public_key,
+		.signature_algorithm = it->signature_algorithm,
+		.chain_valid = it->active ? it->chain_valid : -1,
+		.hostname_match = it->active ? it->hostname_match : -1,
+		.verify_error = it->verify_error,
+		.chain_length = it->chain_length,
+		.check_failures = it->active ? it->check_failures : 0,
+		.watch_renewal = it->source != MS_PEM,
+		/* Verified against the system store: a public CA's. */
+		.publicly_trusted = it->source == MS_HOST && it->active &&
+		    it->chain_valid == 1 && s->d->cfg->ca_file == NULL,
+	};
+	size_t n = findings_compute(&in, -1, s->now, f);
+
+	for (size_t i = 0; i < n; i++)
+		mcounters_add(&s->agg.findings, f[i].code,
+		    finding_severity_name(f[i].severity), 1);
+}
+
 static void
 count_item(const struct store_metric_item *it, void *arg)
 {
@@ -309,6 +338,7 @@ count_item(const struct store_metric_item *it, void *arg)
 		return;
 	}
 	a->states[it->source][item_state(s, it)]++;
+	count_findings(s, it);
 	left = it->valid_until - s->now;
 	hist_observe(&a->left, (double)left);
 	for (size_t i = 0; i < NWITHIN; i++)
@@ -349,6 +379,16 @@ write_aggregates(struct scrape *s)
 		snprintf(within, sizeof(within), "%dd", within_days[i]);
 		mw_sample(w, "certfleet_certificates_expiring", "", &l, 1,
 		    (double)a->within[i]);
+	}
+	mw_family(w, "certfleet_findings", MT_GAUGE,
+	    "Audit findings over every certificate, by code and severity.");
+	for (size_t i = 0; i < a->findings.n; i++) {
+		struct mlabel l[2] = {
+			{ "code", a->findings.v[i].v1 },
+			{ "severity", a->findings.v[i].v2 },
+		};
+		mw_sample(w, "certfleet_findings", "", l, 2,
+		    (double)a->findings.v[i].n);
 	}
 	mw_family(w, "certfleet_metrics_items_omitted", MT_GAUGE,
 	    "Certificates beyond metrics-items: counted in the aggregates, "
@@ -683,6 +723,7 @@ scrape_new(struct daemon *d, int openmetrics)
 	s->managed = 1;
 	s->limit = d->cfg->metrics_items;
 	s->now = clock_now();
+	mcounters_init(&s->agg.findings, 128);
 	hist_init(&s->agg.left, left_bounds,
 	    sizeof(left_bounds) / sizeof(left_bounds[0]));
 	return s;
@@ -724,6 +765,9 @@ scrape_step(struct scrape *s, struct evbuffer *out, char *err, size_t errlen)
 void
 scrape_free(struct scrape *s)
 {
+	if (s == NULL)
+		return;
+	mcounters_free(&s->agg.findings);
 	free(s);
 }
 

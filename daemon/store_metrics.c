@@ -27,10 +27,12 @@ static const char *const mx_sql[MX_STMT_COUNT] = {
 	[MX_TRACKED] = "SELECT id, source, active, host, port, sni, "
 	    "common_name, issued_by, serial_number, valid_from, valid_until, "
 	    "chain_valid, hostname_match, last_checked_at, check_failures, "
-	    "check_error, verify_error FROM tracked WHERE id > ? ORDER BY id LIMIT ?",
+	    "check_error, verify_error, chain_length, subject, issuer, "
+	    "public_key, signature_algorithm FROM tracked WHERE id > ? ORDER BY id LIMIT ?",
 	[MX_MANAGED] = "SELECT id, coalesce(common_name, domain), issued_by, "
 	    "serial_number, valid_from, valid_until, status, failures, "
-	    "next_renewal_at FROM certificates WHERE id > ? ORDER BY id "
+	    "next_renewal_at, subject, issuer, public_key, signature_algorithm "
+	    "FROM certificates WHERE id > ? ORDER BY id "
 	    "LIMIT ?",
 	[MX_DEPLOYS] = "SELECT id, cert_id, dir, state, deployed_at FROM "
 	    "deploy_targets WHERE id > ? ORDER BY id LIMIT ?",
@@ -105,6 +107,11 @@ row_tracked(sqlite3_stmt *s, struct store_metric_item *it)
 	it->check_failures = sqlite3_column_int(s, 14);
 	it->check_error = text(s, 15);
 	it->verify_error = text(s, 16);
+	it->chain_length = sqlite3_column_int(s, 17);
+	it->subject_dn = text(s, 18);
+	it->issuer_dn = text(s, 19);
+	it->public_key = text(s, 20);
+	it->signature_algorithm = text(s, 21);
 }
 
 static void
@@ -123,6 +130,10 @@ row_managed(sqlite3_stmt *s, struct store_metric_item *it)
 	it->status = text(s, 6);
 	it->failures = sqlite3_column_int(s, 7);
 	it->next_renewal_at = sqlite3_column_int64(s, 8);
+	it->subject_dn = text(s, 9);
+	it->issuer_dn = text(s, 10);
+	it->public_key = text(s, 11);
+	it->signature_algorithm = text(s, 12);
 }
 
 int

@@ -32,6 +32,11 @@ struct store_metric_item {
 	int			 check_failures;
 	const char		*check_error;	/* the last check's failure */
 	const char		*verify_error;
+	int			 chain_length;
+	const char		*subject_dn;
+	const char		*issuer_dn;
+	const char		*public_key;
+	const char		*signature_algorithm;
 	const char		*status;	/* managed: its status */
 	int			 failures;	/* managed: failed attempts */
 	int64_t			 next_renewal_at;	/* managed; 0: none */
