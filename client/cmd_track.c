@@ -137,6 +137,29 @@ static const struct {
 	{ "next_check_at", "Next Check" },
 };
 
+/* One line per finding, "severity code: text", under one label. */
+static void
+print_findings(const msgpack_object *item)
+{
+	const msgpack_object *fs = wire_map_get(item, "findings");
+	char code[64], sev[16], text[OUT_CELL_MAX], line[OUT_CELL_MAX + 96];
+
+	if (fs == NULL || fs->type != MSGPACK_OBJECT_ARRAY ||
+	    fs->via.array.size == 0) {
+		out_field("Findings", "none", 26);
+		return;
+	}
+	for (uint32_t i = 0; i < fs->via.array.size; i++) {
+		const msgpack_object *f = &fs->via.array.ptr[i];
+
+		snprintf(line, sizeof(line), "%s %s: %s",
+		    out_text(f, "severity", ",", sev, sizeof(sev)),
+		    out_text(f, "code", ",", code, sizeof(code)),
+		    out_text(f, "text", ",", text, sizeof(text)));
+		out_field(i == 0 ? "Findings" : "", line, 26);
+	}
+}
+
 static void
 print_item(const msgpack_object *item)
 {
@@ -145,6 +168,7 @@ print_item(const msgpack_object *item)
 	for (size_t i = 0; i < sizeof(item_fields) / sizeof(item_fields[0]); i++)
 		out_field(item_fields[i].label, out_text(item, item_fields[i].key,
 		    " | ", buf, sizeof(buf)), 26);
+	print_findings(item);
 }
 
 static int

@@ -72,8 +72,10 @@ void	 api_pack_strs(msgpack_packer *pk, const char *key, char *const *v,
 struct x509_facts;
 void	 api_pack_facts(msgpack_packer *pk, const struct x509_facts *f,
 	    int64_t now);
+/* public_store: chains are judged by the system store (no ca-file), so a
+ * valid one is a public CA's (long_validity applies). */
 void	 api_pack_item(msgpack_packer *pk, const struct store_item *item,
-	    int64_t now);
+	    int64_t now, int public_store);
 
 void	 api_daemon_status(struct rpc_call *, const msgpack_object *);
 void	 api_check_run(struct rpc_call *, const msgpack_object *);

@@ -9,6 +9,8 @@
 
 #include "certfleet/wire.h"
 #include "api.h"
+#include "config.h"
+#include "findings.h"
 #include "clock.h"
 #include "daemon.h"
 #include "store.h"
@@ -19,7 +21,7 @@
 #define TRACK_LIST_PAGE_MAX	10000
 #define TRACK_LIST_PAGE_DEFAULT	1000
 
-#define ITEM_KEYS	34
+#define ITEM_KEYS	35
 
 static void	reply_item(struct rpc_call *call, struct store_item *item);
 
@@ -66,8 +68,50 @@ pack_host_fields(msgpack_packer *pk, const struct store_item *item)
 		msgpack_pack_nil(pk);
 }
 
+/* The item's audit findings, worst first (findings.c). */
+static void
+pack_findings(msgpack_packer *pk, const struct store_item *item, int64_t now,
+    int public_store)
+{
+	const struct x509_facts *f = item->facts;
+	int host = item->host != NULL, seen = host && f != NULL;
+	struct finding out[FINDINGS_MAX];
+	struct findings_input in = {
+		.chain_valid = seen && item->active ? item->chain_valid : -1,
+		.hostname_match = seen && item->active ? item->hostname_match :
+		    -1,
+		.verify_error = item->verify_error,
+		.chain_length = item->chain_length,
+		.check_failures = host && item->active ? item->check_failures : 0,
+		.watch_renewal = host,
+		.publicly_trusted = seen && item->active &&
+		    item->chain_valid == 1 && public_store,
+	};
+	size_t n;
+
+	if (f != NULL) {
+		in.valid_from = f->valid_from;
+		in.valid_until = f->valid_until;
+		in.subject = f->subject;
+		in.issuer = f->issuer;
+		in.public_key = f->public_key;
+		in.signature_algorithm = f->signature_algorithm;
+	}
+	n = findings_compute(&in, -1, now, out);
+	wire_pack_key(pk, "findings");
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++) {
+		msgpack_pack_map(pk, 3);
+		wire_pack_kv_str(pk, "code", out[i].code);
+		wire_pack_kv_str(pk, "severity",
+		    finding_severity_name(out[i].severity));
+		wire_pack_kv_str(pk, "text", out[i].text);
+	}
+}
+
 void
-api_pack_item(msgpack_packer *pk, const struct store_item *item, int64_t now)
+api_pack_item(msgpack_packer *pk, const struct store_item *item, int64_t now,
+    int public_store)
 {
 	const struct x509_facts *f = item->facts;
 
@@ -82,12 +126,16 @@ api_pack_item(msgpack_packer *pk, const struct store_item *item, int64_t now)
 	api_pack_time(pk, "last_checked_at", item->last_checked_at);
 	api_pack_time(pk, "next_check_at", item->next_check_at);
 	pack_host_fields(pk, item);
+	pack_findings(pk, item, now, public_store);
 }
 
 static void
 reply_item(struct rpc_call *call, struct store_item *item)
 {
-	api_pack_item(rpc_call_result(call), item, clock_now());
+	struct daemon *d = rpc_call_ctx(call);
+
+	api_pack_item(rpc_call_result(call), item, clock_now(),
+	    d->cfg->ca_file == NULL);
 	store_item_free(item);
 	rpc_call_reply(call);
 }
@@ -242,6 +290,7 @@ struct list_ctx {
 	msgpack_packer	 pk;
 	size_t		 n;
 	int64_t		 now;
+	int		 public_store;	/* chains judged by the system store */
 };
 
 static int
@@ -249,7 +298,7 @@ list_one(const struct store_item *item, void *arg)
 {
 	struct list_ctx *ctx = arg;
 
-	api_pack_item(&ctx->pk, item, ctx->now);
+	api_pack_item(&ctx->pk, item, ctx->now, ctx->public_store);
 	ctx->n++;
 	return 0;
 }
@@ -259,7 +308,9 @@ api_track_list(struct rpc_call *call, const msgpack_object *params)
 {
 	static const char *const names[] = { "after", "limit", NULL };
 	struct daemon *d = rpc_call_ctx(call);
-	struct list_ctx ctx = { .now = clock_now() };
+	struct list_ctx ctx = {
+		.now = clock_now(), .public_store = d->cfg->ca_file == NULL,
+	};
 	int64_t after = 0, limit = TRACK_LIST_PAGE_DEFAULT;
 	char err[256];
 

@@ -81,7 +81,9 @@ check_cert() {
 	expect_eq "$n: add answer is the item" \
 	    "$(printf '%s\n' "$ADDED" | jq -cS 'del(.days_remaining)')" \
 	    "$(printf '%s\n' "$SHOW" | jq -cS 'del(.days_remaining)')"
-	expect_eq "$n: 34 keys" "$(printf '%s\n' "$SHOW" | jq 'keys | length')" 34
+	expect_eq "$n: 35 keys" "$(printf '%s\n' "$SHOW" | jq 'keys | length')" 35
+	expect_eq "$n: findings, each with code, severity and text" \
+	    "$(printf '%s\n' "$SHOW" | jq '.findings | type == "array" and all(.[]; (keys == ["code", "severity", "text"]))')" true
 
 	expect_eq "$n: id" "$(jf id)" "$ID"
 	expect_eq "$n: source" "$(jf source)" pem
