@@ -99,7 +99,7 @@ run_valgrind() {
 	for t in test_wire test_x509 test_store test_config test_schedule \
 	    test_keystore test_techzone test_acme test_dns test_cert test_tlslib \
 	    test_escape test_expiry test_proc test_notify test_metrics \
-	    test_check; do
+	    test_check test_findings; do
 		rc=0
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		    --error-exitcode=99 build/tests/unit/$t >build/valgrind-$t.out 2>&1 || rc=$?
