@@ -1,0 +1,104 @@
+#!/bin/sh
+# Audit findings (issue 13, first part) from real endpoints and real
+# certificates: each item gets the codes its facts make and no others,
+# in Track.Show's JSON and `track show`, and /metrics counts them by code
+# and severity.  A clean endpoint has none.  long_validity needs a chain
+# verified by the system store (a public CA), which no loopback test can
+# have: the unit test covers it.
+. "${CF_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
+. "$S/tests/integration/lib_tls.sh"
+
+A=127.0.0.1
+NOW=$(date -u +%s)
+DAY=86400
+
+make_ca
+make_leaf clean "/CN=clean.find.test" "DNS:clean.find.test" \
+    $((NOW - 3600)) $((NOW + 90 * DAY - 3600))
+make_leaf leafonly "/CN=leafonly.find.test" "DNS:leafonly.find.test" \
+    $((NOW - 3600)) $((NOW + 90 * DAY - 3600))
+make_leaf expired "/CN=expired.find.test" "DNS:expired.find.test" \
+    1577836800 1580515200
+make_selfsigned self "/CN=self.find.test" "DNS:self.find.test" 90
+# A 1024-bit RSA key and a SHA-1 signature, from the same CA (PEM items:
+# a TLS server at Debian's security level refuses to load them).
+ossl req -new -newkey rsa:1024 -nodes -keyout "$P/weak.key" -out "$P/weak.csr" \
+    -subj "/CN=weak.find.test" -addext "subjectAltName=DNS:weak.find.test"
+ossl ca -batch -config "$P/ca.cnf" -cert "$P/inter.pem" -keyfile "$P/inter.key" \
+    -in "$P/weak.csr" -out "$P/weak.pem" -notext -days 80
+ossl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$P/sha1.key" -out "$P/sha1.csr" -subj "/CN=sha1.find.test"
+ossl ca -batch -config "$P/ca.cnf" -cert "$P/inter.pem" -keyfile "$P/inter.key" \
+    -in "$P/sha1.csr" -out "$P/sha1.pem" -notext -days 80 -md sha1
+
+VH="--vhost self.find.test=$P/self.chain.pem,$P/self.key"
+# The leaf alone, its intermediate left out.
+VH="$VH --vhost leafonly.find.test=$P/leafonly.pem,$P/leafonly.key"
+# shellcheck disable=SC2086
+must_start_server tls $A 0 --cert "$P/clean.chain.pem" --key "$P/clean.key" $VH
+PORT=$SRV_PORT
+must_start_server tls $A 0 --cert "$P/clean.chain.pem" --key "$P/clean.key"
+GONE_PID=$SRV_PID GONE=$SRV_PORT
+
+start_daemon --ca-file "$P/root.pem" --probe-timeout 3 \
+    --http-listen "$A:$(free_port $A)"
+HTTP=$(sed -n 's/.*http: serving \/metrics on //p' "$T/daemon.log" | head -1)
+
+add_host() { "$CERTFLEET" --json track add --host "$A:$1" --sni "$2" | jq -r .id; }
+add_pem() { "$CERTFLEET" --json track add --pem "$1" | jq -r .id; }
+# codes ID: the item's finding codes, sorted, comma-joined.
+codes() { "$CERTFLEET" --json track show "$1" | jq -r '[.findings[].code] | sort | join(",")'; }
+
+CLEAN=$(add_host "$PORT" clean.find.test)
+LEAF=$(add_host "$PORT" leafonly.find.test)
+SELF=$(add_host "$PORT" self.find.test)
+OTHER=$("$CERTFLEET" --json track import /dev/stdin <<EOT | jq -r .added
+$A:$PORT other.find.test
+EOT
+)
+expect_eq "a name the server has no certificate for: kept" "$OTHER" 1
+MISMATCH=$("$CERTFLEET" --json track list | jq -r '.[] | select(.sni == "other.find.test") | .id')
+GONE_ID=$(add_host "$GONE" clean.find.test)
+WEAK=$(add_pem "$P/weak.pem")
+SHA1=$(add_pem "$P/sha1.pem")
+EXPIRED=$(add_pem "$P/expired.pem")
+
+expect_eq "clean host: none" "$(codes "$CLEAN")" ""
+expect_eq "leaf only: incomplete_chain" "$(codes "$LEAF")" "incomplete_chain"
+expect_eq "self-signed host" "$(codes "$SELF")" "self_signed,untrusted_chain"
+expect_eq "wrong name: hostname_mismatch" "$(codes "$MISMATCH")" "hostname_mismatch"
+expect_eq "RSA 1024: weak_key" "$(codes "$WEAK")" "weak_key"
+expect_eq "SHA-1: weak_signature" "$(codes "$SHA1")" "weak_signature"
+expect_eq "expired PEM: expired" "$(codes "$EXPIRED")" "expired"
+expect_eq "severity of expired" \
+    "$("$CERTFLEET" --json track show "$EXPIRED" | jq -r '.findings[0].severity')" critical
+
+# A host that stops answering: check_failing after three checks in a row.
+stop_server "$GONE_PID"
+for i in 1 2; do "$CERTFLEET" track check "$GONE_ID" >/dev/null 2>&1 || true; done
+expect_eq "two failed checks: not yet" "$(codes "$GONE_ID")" ""
+"$CERTFLEET" track check "$GONE_ID" >/dev/null 2>&1 || true
+expect_eq "three failed checks: check_failing" "$(codes "$GONE_ID")" "check_failing"
+# Deactivated, it is no longer judged by its checks.
+"$CERTFLEET" track deactivate "$GONE_ID" >/dev/null
+expect_eq "deactivated: no check finding" "$(codes "$GONE_ID")" ""
+
+# The human view lists them, one a line.
+run_cf track show "$WEAK"
+expect_contains "track show: findings line" "$OUT" \
+    "Findings                   high weak_key: RSA 1024 key (at least 2048 bits)"
+
+# /metrics counts them by code and severity.
+M=$(curl -s "http://$HTTP/metrics")
+for want in 'code="weak_key",severity="high"} 1' \
+    'code="weak_signature",severity="high"} 1' \
+    'code="expired",severity="critical"} 1' \
+    'code="incomplete_chain",severity="high"} 1' \
+    'code="hostname_mismatch",severity="high"} 1' \
+    'code="self_signed",severity="high"} 1'; do
+	expect_contains "metrics: $want" "$M" "certfleet_findings{$want"
+done
+expect_eq "metrics: no check_failing for the deactivated host" \
+    "$(printf '%s\n' "$M" | grep -c 'code="check_failing"')" 0
+
+finish
