@@ -27,7 +27,8 @@ static int cmd_check(struct cli *, int, char **);
 
 const struct cli_cmd cli_check_cmds[] = {
 	{ "check", cmd_check, "(--item ID | --cert ID | --host HOST[:PORT] "
-	  "[--sni NAME] | --all) [-w DAYS] [-c DAYS] [-v] [-t SECONDS]",
+	  "[--sni NAME] | --all) [-w DAYS] [-c DAYS] [--findings] [-v] "
+	  "[-t SECONDS]",
 	  "a Nagios/Icinga check: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
 	  "  --item ID        a tracked item (by PEM or host), as last checked\n"
 	  "  --cert ID        a managed certificate\n"
@@ -44,6 +45,9 @@ const struct cli_cmd cli_check_cmds[] = {
 	  "                   as given.  An expired certificate, an untrusted\n"
 	  "                   chain, a name mismatch or a host that does not\n"
 	  "                   answer is CRITICAL; a failing renewal WARNING.\n"
+	  "  --findings       with --item: the audit's findings count too (a\n"
+	  "                   critical one is CRITICAL, a high one WARNING) and\n"
+	  "                   their codes join the line\n"
 	  "  -v, --verbose    with --all: one line per item not OK (up to 100)\n"
 	  "  -t, --timeout S  UNKNOWN after S seconds (default 30)\n"
 	  "Works through the read-only monitor socket (--socket PATH or\n"
@@ -222,11 +226,12 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		{ "critical", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "findings", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int64_t item = 0, cert = 0, warn = -1, crit = -1, tmo = CHECK_TIMEOUT;
 	const char *host = NULL, *sni = NULL;
-	int all = 0, verbose = 0, ch, n, rc;
+	int all = 0, verbose = 0, findings = 0, ch, n, rc;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 
@@ -252,6 +257,7 @@ cmd_check(struct cli *cli, int argc, char **argv)
 				return unknown("-c needs days, 0..3650");
 			break;
 		case 'v': verbose = 1; break;
+		case 'F': findings = 1; break;
 		case 't':
 			if (cli_parse_int(optarg, 1, 3600, &tmo) == -1)
 				return unknown("-t needs seconds, 1..3600");
@@ -268,13 +274,15 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		    "--all");
 	if (sni != NULL && host == NULL)
 		return unknown("check: --sni goes with --host");
+	if (findings && item == 0)
+		return unknown("check: --findings goes with --item");
 	if (warn >= 0 && crit >= 0 && crit > warn)
 		return unknown("check: -c (%lld) must not exceed -w (%lld)",
 		    (long long)crit, (long long)warn);
 	signal(SIGALRM, timeout_cb);
 	alarm((unsigned)tmo);
 	n = (item != 0) + (cert != 0) + (host != NULL) + (sni != NULL) + all +
-	    verbose + (warn >= 0) + (crit >= 0);
+	    verbose + findings + (warn >= 0) + (crit >= 0);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
@@ -290,6 +298,8 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		wire_pack_kv_bool(&pk, "all", 1);
 	if (verbose)
 		wire_pack_kv_bool(&pk, "verbose", 1);
+	if (findings)
+		wire_pack_kv_bool(&pk, "findings", 1);
 	if (warn >= 0)
 		wire_pack_kv_int(&pk, "warning", warn);
 	if (crit >= 0)

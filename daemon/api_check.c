@@ -16,7 +16,9 @@
 #include "cert.h"
 #include "check.h"
 #include "clock.h"
+#include "config.h"
 #include "daemon.h"
+#include "findings.h"
 #include "probe.h"
 #include "store.h"
 #include "store_metrics.h"
@@ -58,24 +60,54 @@ host_name(char *buf, size_t len, const char *host, int port, const char *sni)
 		snprintf(buf, len, "%s", n);
 }
 
+/*
+ * --findings: a critical finding makes the check CRITICAL, a high one at
+ * least WARNING; their codes join the line.
+ */
+static void
+apply_findings(struct check_verdict *v, const struct finding *f, size_t n)
+{
+	char line[sizeof(v->reason)];
+	size_t o;
+
+	if (n == 0 || v->state == CHECK_UNKNOWN)
+		return;
+	if (f[0].severity == SEV_CRITICAL)
+		v->state = CHECK_CRITICAL;
+	else if (f[0].severity == SEV_HIGH && v->state < CHECK_WARNING)
+		v->state = CHECK_WARNING;
+	o = (size_t)snprintf(line, sizeof(line), "%s; findings:", v->reason);
+	for (size_t i = 0; i < n && o < sizeof(line); i++)
+		o += (size_t)snprintf(line + o, sizeof(line) - o, "%s %s",
+		    i ? "," : "", f[i].code);
+	/* Cut on a character: the reason may end in a long name. */
+	esc_format(v->reason, sizeof(v->reason), "%s", line);
+}
+
 static void
 reply_one(struct rpc_call *call, const struct check_input *in,
-    const char *source, int64_t id, int warn, int crit)
+    const char *source, int64_t id, int warn, int crit,
+    const struct finding *f, size_t nf)
 {
 	struct check_verdict v;
 
 	check_judge(in, warn, crit, clock_now(), &v);
+	apply_findings(&v, f, nf);
 	pack_verdict(rpc_call_result(call), in->name, source, id, &v,
 	    in->valid_until);
 	rpc_call_reply(call);
 }
 
 static void
-check_item(struct rpc_call *call, int64_t id, int warn, int crit)
+check_item(struct rpc_call *call, int64_t id, int warn, int crit,
+    int with_findings)
 {
 	struct daemon *d = rpc_call_ctx(call);
 	struct cf_err e = { 0 };
 	struct store_item *it;
+	struct finding f[FINDINGS_MAX];
+	struct findings_input fin;
+	size_t nf = 0;
 	struct check_input in = { .chain_valid = -1, .hostname_match = -1 };
 	char name[300];
 	int host;
@@ -105,7 +137,11 @@ check_item(struct rpc_call *call, int64_t id, int warn, int crit)
 			in.check_error = it->check_error ? it->check_error :
 			    "no answer";
 	}
-	reply_one(call, &in, it->source, id, warn, crit);
+	if (with_findings) {
+		track_findings_input(it, d->cfg->ca_file == NULL, &fin);
+		nf = findings_compute(&fin, -1, clock_now(), f);
+	}
+	reply_one(call, &in, it->source, id, warn, crit, f, nf);
 	store_item_free(it);
 }
 
@@ -131,7 +167,7 @@ check_cert(struct rpc_call *call, int64_t id, int warn, int crit)
 		in.valid_from = c->facts->valid_from;
 		in.valid_until = c->facts->valid_until;
 	}
-	reply_one(call, &in, "managed", id, warn, crit);
+	reply_one(call, &in, "managed", id, warn, crit, NULL, 0);
 	store_cert_free(c);
 }
 
@@ -169,7 +205,7 @@ host_probed(const struct probe_result *res, void *arg)
 		in.verify_error = res->verify_error;
 	} else
 		in.check_error = res->error[0] ? res->error : "no certificate";
-	reply_one(hc->call, &in, "host", 0, hc->warn, hc->crit);
+	reply_one(hc->call, &in, "host", 0, hc->warn, hc->crit, NULL, 0);
 	free(hc);
 }
 
@@ -381,17 +417,18 @@ api_check_run(struct rpc_call *call, const msgpack_object *params)
 {
 	static const char *const names[] = {
 		"item", "cert", "host", "sni", "all", "warning", "critical",
-		"verbose", NULL,
+		"verbose", "findings", NULL,
 	};
 	int64_t item = 0, cert = 0, warn = -1, crit = -1;
 	char *host = NULL, *sni = NULL;
-	int all = 0, verbose = 0, forms;
+	int all = 0, verbose = 0, with_findings = 0, forms;
 
 	if (api_params_only(call, params, names) == -1 ||
 	    api_param_int(call, params, "item", 0, 1, INT64_MAX, &item) == -1 ||
 	    api_param_int(call, params, "cert", 0, 1, INT64_MAX, &cert) == -1 ||
 	    api_param_bool(call, params, "all", 0, &all) == -1 ||
 	    api_param_bool(call, params, "verbose", 0, &verbose) == -1 ||
+	    api_param_bool(call, params, "findings", 0, &with_findings) == -1 ||
 	    api_param_int(call, params, "warning", 0, 0, 3650, &warn) == -1 ||
 	    api_param_int(call, params, "critical", 0, 0, 3650, &crit) == -1 ||
 	    api_param_text(call, params, "host", 0, 300, &host) == -1 ||
@@ -404,8 +441,12 @@ api_check_run(struct rpc_call *call, const msgpack_object *params)
 	else if (sni != NULL && host == NULL)
 		rpc_call_error(call, WIRE_INVALID_ARGUMENT, "sni goes with "
 		    "host");
+	else if (with_findings && item == 0)
+		rpc_call_error(call, WIRE_INVALID_ARGUMENT, "findings goes "
+		    "with item (tracked items' findings; the others' come with "
+		    "the audit)");
 	else if (item != 0)
-		check_item(call, item, (int)warn, (int)crit);
+		check_item(call, item, (int)warn, (int)crit, with_findings);
 	else if (cert != 0)
 		check_cert(call, cert, (int)warn, (int)crit);
 	else if (host != NULL && rpc_call_role(call) < RPC_ROLE_OPERATOR)

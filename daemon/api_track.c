@@ -73,30 +73,11 @@ static void
 pack_findings(msgpack_packer *pk, const struct store_item *item, int64_t now,
     int public_store)
 {
-	const struct x509_facts *f = item->facts;
-	int host = item->host != NULL, seen = host && f != NULL;
 	struct finding out[FINDINGS_MAX];
-	struct findings_input in = {
-		.chain_valid = seen && item->active ? item->chain_valid : -1,
-		.hostname_match = seen && item->active ? item->hostname_match :
-		    -1,
-		.verify_error = item->verify_error,
-		.chain_length = item->chain_length,
-		.check_failures = host && item->active ? item->check_failures : 0,
-		.watch_renewal = host,
-		.publicly_trusted = seen && item->active &&
-		    item->chain_valid == 1 && public_store,
-	};
+	struct findings_input in;
 	size_t n;
 
-	if (f != NULL) {
-		in.valid_from = f->valid_from;
-		in.valid_until = f->valid_until;
-		in.subject = f->subject;
-		in.issuer = f->issuer;
-		in.public_key = f->public_key;
-		in.signature_algorithm = f->signature_algorithm;
-	}
+	track_findings_input(item, public_store, &in);
 	n = findings_compute(&in, -1, now, out);
 	wire_pack_key(pk, "findings");
 	msgpack_pack_array(pk, n);

@@ -20,6 +20,7 @@
 #include "probe.h"
 #include "schedule.h"
 #include "store.h"
+#include "findings.h"
 #include "track.h"
 #include "x509.h"
 
@@ -762,4 +763,30 @@ track_scheduled_start(void *ctx, int64_t id)
 		return -1;
 	}
 	return 0;
+}
+
+void
+track_findings_input(const struct store_item *item, int public_store,
+    struct findings_input *in)
+{
+	const struct x509_facts *f = item->facts;
+	int host = item->host != NULL, judged = host && f != NULL &&
+	    item->active;
+
+	memset(in, 0, sizeof(*in));
+	in->chain_valid = judged ? item->chain_valid : -1;
+	in->hostname_match = judged ? item->hostname_match : -1;
+	in->verify_error = item->verify_error;
+	in->chain_length = item->chain_length;
+	in->check_failures = host && item->active ? item->check_failures : 0;
+	in->watch_renewal = host;
+	in->publicly_trusted = judged && item->chain_valid == 1 && public_store;
+	if (f != NULL) {
+		in->valid_from = f->valid_from;
+		in->valid_until = f->valid_until;
+		in->subject = f->subject;
+		in->issuer = f->issuer;
+		in->public_key = f->public_key;
+		in->signature_algorithm = f->signature_algorithm;
+	}
 }

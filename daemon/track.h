@@ -79,4 +79,13 @@ int	 track_check(struct daemon *d, int64_t id, const char *origin,
 /* scheduler_start_fn: starts the scheduled check of item id (ctx: daemon). */
 int	 track_scheduled_start(void *ctx, int64_t id);
 
+/*
+ * The facts of item that findings are judged from (findings.h); public_store:
+ * chains are judged by the system store, so a valid one is a public CA's.
+ * A deactivated item is not judged by its checks.
+ */
+struct findings_input;
+void	 track_findings_input(const struct store_item *item, int public_store,
+	    struct findings_input *in);
+
 #endif

@@ -88,6 +88,17 @@ run_cf track show "$WEAK"
 expect_contains "track show: findings line" "$OUT" \
     "Findings                   high weak_key: RSA 1024 key (at least 2048 bits)"
 
+# The check counts them with --findings: high is WARNING, critical CRITICAL.
+run_cf check --item "$WEAK"
+expect_eq "check without --findings: OK" "$RC" 0
+run_cf check --item "$WEAK" --findings
+expect_eq "check --findings, a high finding: WARNING" "$RC" 1
+expect_contains "check --findings: the codes" "$OUT" "; findings: weak_key |"
+run_cf check --item "$CLEAN" --findings
+expect_eq "check --findings, a clean host: OK" "$RC" 0
+run_cf check --all --findings
+expect_eq "check --all --findings: UNKNOWN (item only)" "$RC" 3
+
 # /metrics counts them by code and severity.
 M=$(curl -s "http://$HTTP/metrics")
 for want in 'code="weak_key",severity="high"} 1' \

@@ -300,10 +300,10 @@ grep -q 'command = \[ "[^"]*", "check" \]' "$ICINGA" || missing="$missing comman
 for a in --item --cert --host --sni -w -c --socket; do
 	grep -q "^[[:space:]]*\"$a\" = {" "$ICINGA" || missing="$missing $a"
 done
-for a in --all --verbose; do
+for a in --all --findings --verbose; do
 	sed -n "/^[[:space:]]*\"$a\" = {/,/}/p" "$ICINGA" | grep -q 'set_if' || missing="$missing $a(set_if)"
 done
-for v in item cert host sni all warning critical verbose socket; do
+for v in item cert host sni all warning critical findings verbose socket; do
 	grep -q "\\\$certfleet_$v\\\$" "$ICINGA" || missing="$missing \$certfleet_$v\$"
 done
 open=$(sed 's|//.*||' "$ICINGA" | tr -cd '{' | wc -c)
@@ -323,7 +323,7 @@ for c in "$B/certfleet" "$S/build/certfleet"; do
 done
 if [ -n "$CF" ] && "$CF" check --help >"$T/help" 2>&1; then
 	missing=
-	for a in --item --cert --host --sni --all -w -c --verbose --socket; do
+	for a in --item --cert --host --sni --all -w -c --findings --verbose --socket; do
 		grep -qE -- "(^|[^-[:alnum:]])$a([^-[:alnum:]]|\$)" "$T/help" || missing="$missing $a"
 	done
 	if [ -z "$missing" ]; then
