@@ -65,7 +65,7 @@ struct runtime {
 	struct daemon	 d;
 	struct args	*args;
 	char		*socket_path;
-	int		 lock_fds[2];
+	int		 lock_fds[3];	/* state dir, socket, monitor socket */
 	struct event	*sig_term, *sig_int, *sig_hup, *grace;
 };
 
@@ -613,6 +613,12 @@ start(struct runtime *rt, char *err, size_t errlen)
 	if ((rt->d.rpc = rpc_server_new(rt->d.base, &rc, err, errlen)) == NULL)
 		return -1;
 	if (cfg->monitor_socket != NULL) {
+		/* Its own lock: two daemons given one monitor path would each
+		 * remove the other's socket. */
+		snprintf(path, sizeof(path), "%s.lock", cfg->monitor_socket);
+		if ((rt->lock_fds[2] = take_lock(path, cfg->monitor_socket, err,
+		    errlen)) == -1)
+			return -1;
 		rc.path = cfg->monitor_socket;
 		rc.mode = cfg->monitor_socket_mode;
 		rc.monitor = 1;
@@ -701,7 +707,7 @@ teardown(struct runtime *rt)
 	if (rt->sig_hup) event_free(rt->sig_hup);
 	if (rt->grace) event_free(rt->grace);
 	if (rt->d.base) event_base_free(rt->d.base);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (rt->lock_fds[i] >= 0)
 			close(rt->lock_fds[i]);
 	free(rt->socket_path);
@@ -713,7 +719,7 @@ int
 main(int argc, char **argv)
 {
 	struct args args = { 0 };
-	struct runtime rt = { .args = &args, .lock_fds = { -1, -1 } };
+	struct runtime rt = { .args = &args, .lock_fds = { -1, -1, -1 } };
 	char err[1024];
 	int rc = 1;
 

@@ -394,6 +394,18 @@ expect_line "an unescaped error from the daemon" 3 \
     "CERTFLEET UNKNOWN - no\\x0away\\u202e"
 stop_server "$FAKE_PID"
 
+# A second daemon (its own state and socket) given the same monitor socket
+# refuses to start, and the first one's socket stays.
+rc=0
+# (timeout: were it to start, it would run until killed, failing the check.)
+timeout 10 "$CERTFLEETD" --state-dir "$T/state2" --socket "$T/second.sock" \
+    --monitor-socket "$MON" >"$T/second.log" 2>&1 || rc=$?
+expect_eq "second daemon on the same monitor socket: refused" "$rc" 1
+expect_contains "second daemon: says who holds it" "$(cat "$T/second.log")" \
+    "another certfleetd (pid $DAEMON_PID) holds $MON"
+chk --item "$OK_ID"
+expect_eq "the first daemon's monitor socket still answers" "$RC" 0
+
 # No daemon: a missing socket, then the daemon stopped.
 run_cf --socket "$T/missing.sock" check --all
 expect_eq "missing socket: exit" "$RC" 3
