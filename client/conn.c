@@ -137,20 +137,41 @@ reply_error(struct cf_reply *r, const msgpack_object *e)
 }
 
 int
-cf_call(struct cf_conn *c, const char *method, const char *params, size_t plen,
-    cf_stream_fn *stream, void *arg, struct cf_reply *reply, char *err,
-    size_t errlen)
+cf_send(struct cf_conn *c, const char *method, const char *params,
+    size_t plen, uint32_t *msgid, char *err, size_t errlen)
 {
-	uint32_t msgid = c->next_msgid++;
-	uint8_t hdr[WIRE_HDR_LEN], *body = NULL;
-
-	memset(reply, 0, sizeof(*reply));
-	msgpack_zone_init(&reply->zone, 4096);
-	if (send_request(c, msgid, method, params, plen) == -1) {
+	*msgid = c->next_msgid++;
+	if (send_request(c, *msgid, method, params, plen) == -1) {
 		snprintf(err, errlen, "lost the connection to certfleetd: %s",
 		    strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+int
+cf_call(struct cf_conn *c, const char *method, const char *params, size_t plen,
+    cf_stream_fn *stream, void *arg, struct cf_reply *reply, char *err,
+    size_t errlen)
+{
+	uint32_t msgid;
+
+	if (cf_send(c, method, params, plen, &msgid, err, errlen) == -1) {
+		memset(reply, 0, sizeof(*reply));
+		msgpack_zone_init(&reply->zone, 4096);
+		return -1;
+	}
+	return cf_wait(c, msgid, stream, arg, reply, err, errlen);
+}
+
+int
+cf_wait(struct cf_conn *c, uint32_t msgid, cf_stream_fn *stream, void *arg,
+    struct cf_reply *reply, char *err, size_t errlen)
+{
+	uint8_t hdr[WIRE_HDR_LEN], *body = NULL;
+
+	memset(reply, 0, sizeof(*reply));
+	msgpack_zone_init(&reply->zone, 4096);
 	for (;;) {
 		msgpack_object msg, *v;
 		uint32_t n;

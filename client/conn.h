@@ -5,6 +5,8 @@
 #ifndef CERTFLEET_CLIENT_CONN_H
 #define CERTFLEET_CLIENT_CONN_H
 
+#include <stdint.h>
+
 #include <msgpack.h>
 
 struct cf_conn;
@@ -32,6 +34,16 @@ typedef void	 cf_stream_fn(const msgpack_object *item, void *arg);
 int	 cf_call(struct cf_conn *c, const char *method, const char *params,
 	    size_t plen, cf_stream_fn *stream, void *arg, struct cf_reply *reply,
 	    char *err, size_t errlen);
+/*
+ * cf_call in two halves, so a caller can ask for the next page before it
+ * prints this one: cf_send queues the request (its msgid in *msgid), and
+ * cf_wait reads until that request's answer.  One request in flight at a
+ * time: answers to others are skipped.
+ */
+int	 cf_send(struct cf_conn *c, const char *method, const char *params,
+	    size_t plen, uint32_t *msgid, char *err, size_t errlen);
+int	 cf_wait(struct cf_conn *c, uint32_t msgid, cf_stream_fn *stream,
+	    void *arg, struct cf_reply *reply, char *err, size_t errlen);
 void	 cf_reply_free(struct cf_reply *reply);
 
 #endif

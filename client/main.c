@@ -204,14 +204,19 @@ cli_call_list(struct cli *cli, const char *method, const msgpack_sbuffer *params
 }
 
 /* One page of a list method: {after, limit[, filter_key: filter_value]}. */
+/* Asks for the page after `after`; page_wait reads the answer. */
 static int
-list_page(struct cli *cli, const char *method, const char *filter_key,
-    const char *filter_value, int64_t after, struct cf_reply *r)
+page_send(struct cli *cli, const char *method, const char *filter_key,
+    const char *filter_value, int64_t after, uint32_t *msgid)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	int rc;
+	char err[512];
+	int rc = EXIT_OK;
 
+	if (cli->conn == NULL &&
+	    (cli->conn = cf_conn_open(cli->socket, err, sizeof(err))) == NULL)
+		return cli_fail(EXIT_UNREACHABLE, "%s", err);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, filter_key ? 3 : 2);
@@ -219,9 +224,45 @@ list_page(struct cli *cli, const char *method, const char *filter_key,
 	wire_pack_kv_int(&pk, "limit", CLI_LIST_PAGE);
 	if (filter_key != NULL)
 		wire_pack_kv_str(&pk, filter_key, filter_value);
-	rc = cli_call(cli, method, &sb, NULL, NULL, r);
+	if (cf_send(cli->conn, method, sb.data, sb.size, msgid, err,
+	    sizeof(err)) == -1)
+		rc = cli_fail(EXIT_UNREACHABLE, "%s", err);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
+}
+
+/* The answer to page_send, judged as cli_call judges one. */
+static int
+page_wait(struct cli *cli, uint32_t msgid, struct cf_reply *r)
+{
+	char err[512];
+	int code;
+
+	if (cf_wait(cli->conn, msgid, NULL, NULL, r, err, sizeof(err)) == -1) {
+		cf_reply_free(r);
+		return cli_fail(EXIT_UNREACHABLE, "%s", err);
+	}
+	if (!r->ok) {
+		code = r->code == WIRE_UNAVAILABLE ? EXIT_UNREACHABLE :
+		    EXIT_REFUSED;
+		cli_fail(code, "%s", r->message);
+		cf_reply_free(r);
+		return code;
+	}
+	return EXIT_OK;
+}
+
+/* The id of a page's last item, where the next page starts. */
+static int64_t
+page_last_id(const msgpack_object *page, int64_t dflt)
+{
+	const msgpack_object *id;
+
+	if (page->type != MSGPACK_OBJECT_ARRAY || page->via.array.size == 0)
+		return dflt;
+	id = wire_map_get(&page->via.array.ptr[page->via.array.size - 1], "id");
+	return id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER ?
+	    (int64_t)id->via.u64 : dflt;
 }
 
 int
@@ -231,33 +272,36 @@ cli_list_pages(struct cli *cli, const char *method, const char *filter_key,
 {
 	struct out_stream *st;
 	int64_t after = 0;
-	int rc = EXIT_OK;
+	uint32_t msgid = 0;
+	int rc;
 
-	/* Page by page, each printed before the next is asked for: a
-	 * million items in constant memory on both sides. */
+	/* Page by page in constant memory; the next page is asked for
+	 * before this one is printed, so the daemon makes it meanwhile. */
 	if ((st = out_stream_new(cli->jsonl ? OUT_JSONL : cli->json ? OUT_JSON :
 	    OUT_TABLE, ncols, headers, keys)) == NULL)
 		return cli_fail(EXIT_REFUSED, "out of memory");
-	for (;;) {
+	rc = page_send(cli, method, filter_key, filter_value, after, &msgid);
+	while (rc == EXIT_OK) {
 		struct cf_reply r;
 		uint32_t n;
+		int more;
 
-		if ((rc = list_page(cli, method, filter_key, filter_value, after,
-		    &r)) != EXIT_OK)
+		if ((rc = page_wait(cli, msgid, &r)) != EXIT_OK)
 			break;
 		n = r.result.type == MSGPACK_OBJECT_ARRAY ?
 		    r.result.via.array.size : 0;
-		for (uint32_t i = 0; i < n && rc == EXIT_OK; i++) {
-			const msgpack_object *item = &r.result.via.array.ptr[i];
-			const msgpack_object *id = wire_map_get(item, "id");
-
-			if (out_stream_item(st, item) == -1)
+		after = page_last_id(&r.result, after);
+		if ((more = n == CLI_LIST_PAGE))
+			rc = page_send(cli, method, filter_key, filter_value,
+			    after, &msgid);
+		for (uint32_t i = 0; i < n; i++)
+			if (out_stream_item(st, &r.result.via.array.ptr[i]) ==
+			    -1) {
 				rc = EXIT_REFUSED;
-			if (id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-				after = (int64_t)id->via.u64;
-		}
+				break;
+			}
 		cf_reply_free(&r);
-		if (rc != EXIT_OK || n < CLI_LIST_PAGE)
+		if (!more)
 			break;
 	}
 	if (out_stream_end(st, rc == EXIT_OK) == -1 && rc == EXIT_OK)
