@@ -46,6 +46,7 @@ extern const struct cli_cmd cli_cert_cmds[];
 extern const struct cli_cmd cli_notify_cmds[];
 extern const struct cli_cmd cli_deploy_cmds[];
 extern const struct cli_cmd cli_check_cmds[];
+extern const struct cli_cmd cli_audit_cmds[];
 
 /*
  * Calls method with params (a packed msgpack map, or NULL).  On success
@@ -70,6 +71,12 @@ int	 cli_call_list(struct cli *cli, const char *method,
 int	 cli_list_pages(struct cli *cli, const char *method,
 	    const char *filter_key, const char *filter_value, size_t ncols,
 	    const char *const *headers, const char *const *keys);
+/* Every item of a list method ({after, limit} pages), to fn, in constant
+ * memory; EXIT_OK or the failure (said on stderr). */
+typedef void	 cli_item_fn(const msgpack_object *item, void *arg);
+int	 cli_each_page(struct cli *cli, const char *method, cli_item_fn *fn,
+	    void *arg);
+
 /* Prints "certfleet: <words>: <message>" and the usage line; EXIT_USAGE. */
 int	 cli_usage_error(struct cli *cli, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

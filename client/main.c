@@ -18,7 +18,7 @@
 
 static const struct cli_cmd *const cmd_tables[] = {
 	cli_misc_cmds, cli_track_cmds, cli_ca_cmds, cli_cert_cmds,
-	cli_deploy_cmds, cli_notify_cmds, cli_check_cmds, NULL,
+	cli_deploy_cmds, cli_notify_cmds, cli_check_cmds, cli_audit_cmds, NULL,
 };
 
 static void
@@ -265,21 +265,24 @@ page_last_id(const msgpack_object *page, int64_t dflt)
 	    (int64_t)id->via.u64 : dflt;
 }
 
-int
-cli_list_pages(struct cli *cli, const char *method, const char *filter_key,
-    const char *filter_value, size_t ncols, const char *const *headers,
-    const char *const *keys)
+struct list_out {
+	struct out_stream	*st;
+	int			 rc;
+};
+
+/*
+ * Every item of a list method, page by page in constant memory, to fn; the
+ * next page is asked for before this one is handed over, so the daemon
+ * makes it meanwhile.
+ */
+static int
+pages(struct cli *cli, const char *method, const char *filter_key,
+    const char *filter_value, cli_item_fn *fn, void *arg)
 {
-	struct out_stream *st;
 	int64_t after = 0;
 	uint32_t msgid = 0;
 	int rc;
 
-	/* Page by page in constant memory; the next page is asked for
-	 * before this one is printed, so the daemon makes it meanwhile. */
-	if ((st = out_stream_new(cli->jsonl ? OUT_JSONL : cli->json ? OUT_JSON :
-	    OUT_TABLE, ncols, headers, keys)) == NULL)
-		return cli_fail(EXIT_REFUSED, "out of memory");
 	rc = page_send(cli, method, filter_key, filter_value, after, &msgid);
 	while (rc == EXIT_OK) {
 		struct cf_reply r;
@@ -295,16 +298,44 @@ cli_list_pages(struct cli *cli, const char *method, const char *filter_key,
 			rc = page_send(cli, method, filter_key, filter_value,
 			    after, &msgid);
 		for (uint32_t i = 0; i < n; i++)
-			if (out_stream_item(st, &r.result.via.array.ptr[i]) ==
-			    -1) {
-				rc = EXIT_REFUSED;
-				break;
-			}
+			fn(&r.result.via.array.ptr[i], arg);
 		cf_reply_free(&r);
 		if (!more)
 			break;
 	}
-	if (out_stream_end(st, rc == EXIT_OK) == -1 && rc == EXIT_OK)
+	return rc;
+}
+
+int
+cli_each_page(struct cli *cli, const char *method, cli_item_fn *fn, void *arg)
+{
+	return pages(cli, method, NULL, NULL, fn, arg);
+}
+
+static void
+stream_item(const msgpack_object *item, void *arg)
+{
+	struct list_out *lo = arg;
+
+	if (lo->rc == EXIT_OK && out_stream_item(lo->st, item) == -1)
+		lo->rc = EXIT_REFUSED;
+}
+
+int
+cli_list_pages(struct cli *cli, const char *method, const char *filter_key,
+    const char *filter_value, size_t ncols, const char *const *headers,
+    const char *const *keys)
+{
+	struct list_out lo = { .rc = EXIT_OK };
+	int rc;
+
+	if ((lo.st = out_stream_new(cli->jsonl ? OUT_JSONL : cli->json ?
+	    OUT_JSON : OUT_TABLE, ncols, headers, keys)) == NULL)
+		return cli_fail(EXIT_REFUSED, "out of memory");
+	rc = pages(cli, method, filter_key, filter_value, stream_item, &lo);
+	if (rc == EXIT_OK)
+		rc = lo.rc;
+	if (out_stream_end(lo.st, rc == EXIT_OK) == -1 && rc == EXIT_OK)
 		rc = EXIT_REFUSED;
 	return rc;
 }

@@ -474,19 +474,58 @@ item_text(const msgpack_object *item, size_t flags)
 	return text != NULL ? json_escape_del(text) : NULL;
 }
 
+static int stream_text(struct out_stream *s, char *text);
+
+static int
+stream_failed(void)
+{
+	out_error = 1;
+	fprintf(stderr, "certfleet: cannot write the listing\n");
+	return -1;
+}
+
+int
+out_stream_cells(struct out_stream *s, const char *const *cells)
+{
+	if (s->mode != OUT_TABLE || out_table_add(s->page, cells) == -1)
+		return stream_failed();
+	if (s->page->nrows > OUT_PAGE_ROWS)
+		stream_flush_page(s);
+	s->n++;
+	return 0;
+}
+
+int
+out_stream_json(struct out_stream *s, json_t *doc)
+{
+	char *text = json_dumps(doc, (s->mode == OUT_JSONL ? JSON_COMPACT :
+	    JSON_INDENT(2)) | JSON_ENSURE_ASCII);
+
+	return stream_text(s, text != NULL ? json_escape_del(text) : NULL);
+}
+
 int
 out_stream_item(struct out_stream *s, const msgpack_object *item)
 {
-	char *text;
-	int bad = 0;
-
 	if (s->mode == OUT_TABLE) {
 		if (out_table_add_keys(s->page, item, s->keys) == -1)
-			bad = 1;
-		else if (s->page->nrows > OUT_PAGE_ROWS)
+			return stream_failed();
+		if (s->page->nrows > OUT_PAGE_ROWS)
 			stream_flush_page(s);
-	} else if ((text = item_text(item, s->mode == OUT_JSONL ?
-	    JSON_COMPACT : JSON_INDENT(2))) == NULL)
+		s->n++;
+		return 0;
+	}
+	return stream_text(s, item_text(item, s->mode == OUT_JSONL ?
+	    JSON_COMPACT : JSON_INDENT(2)));
+}
+
+/* Writes one item's JSON text (taken) in the stream's framing. */
+static int
+stream_text(struct out_stream *s, char *text)
+{
+	int bad = 0;
+
+	if (text == NULL)
 		bad = 1;
 	else {
 		if (s->mode == OUT_JSONL)
@@ -501,11 +540,8 @@ out_stream_item(struct out_stream *s, const msgpack_object *item)
 		bad = bad || (s->mode == OUT_JSONL && fputc('\n', stdout) == EOF);
 		free(text);
 	}
-	if (bad) {
-		out_error = 1;
-		fprintf(stderr, "certfleet: cannot write the listing\n");
-		return -1;
-	}
+	if (bad)
+		return stream_failed();
 	s->n++;
 	return 0;
 }

@@ -59,6 +59,10 @@ struct out_stream *out_stream_new(enum out_mode mode, size_t ncols,
 		    const char *const *headers, const char *const *keys);
 /* One item (a map); -1 when it cannot be written (out_failed() then). */
 int		 out_stream_item(struct out_stream *s, const msgpack_object *item);
+/* A table row of cells (OUT_TABLE), or a JSON value (OUT_JSON, OUT_JSONL;
+ * the caller keeps its reference). */
+int		 out_stream_cells(struct out_stream *s, const char *const *cells);
+int		 out_stream_json(struct out_stream *s, json_t *doc);
 /* Ends the listing (closes the JSON array, prints a table's last page)
  * and frees; ok 0 after an error: a JSON array is left unclosed, so no
  * reader takes half a listing as whole (the exit code says it too). */

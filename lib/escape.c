@@ -525,3 +525,31 @@ esc_prom_label(char *buf, size_t len, const char *s, size_t n)
 {
 	return esc_replaced(buf, len, s, n, prom_escape);
 }
+
+static const char *
+csv_escape(uint32_t cp)
+{
+	return cp == '"' ? "\"\"" : NULL;
+}
+
+size_t
+esc_csv(char *buf, size_t len, const char *s, size_t n)
+{
+	size_t o = 0, body;
+
+	if (len < 4) {
+		if (len > 0)
+			buf[0] = '\0';
+		return 0;
+	}
+	/* Always quoted (RFC 4180), quotes doubled; a leading = + - @ or a
+	 * tab or CR would be run as a formula by a spreadsheet: a ' first. */
+	buf[o++] = '"';
+	if (n > 0 && strchr("=+-@\t\r", s[0]) != NULL)
+		buf[o++] = '\'';
+	body = esc_replaced(buf + o, len - o - 1, s, n, csv_escape);
+	o += body;
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return o;
+}

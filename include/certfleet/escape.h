@@ -100,6 +100,14 @@ size_t	 esc_slack(char *buf, size_t len, const char *s, size_t n);
 size_t	 esc_prom_label(char *buf, size_t len, const char *s, size_t n);
 
 /*
+ * For a CSV cell (RFC 4180): as esc_log (no line break, no control or bidi
+ * character), quotes doubled, the whole cell quoted; a cell starting with
+ * = + - @, a tab or CR gets a ' first, so no spreadsheet runs it as a
+ * formula.  Returns the bytes written (a cut never splits an escape).
+ */
+size_t	 esc_csv(char *buf, size_t len, const char *s, size_t n);
+
+/*
  * snprintf for a stored message (an event, an error): the result is valid
  * UTF-8 and, when it does not fit, cut on a character boundary and marked
  * with ESC_CUT_MARK.  Returns the bytes written.

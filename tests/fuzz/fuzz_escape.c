@@ -148,6 +148,20 @@ fuzz_mail(const char *in, size_t n, size_t len)
 		}
 		CHECK(out[i] != '"' && out[i] != '\n');
 	}
+	/* A CSV cell: quoted, quotes doubled, never a formula's first char. */
+	o = esc_csv(out, len, in, n);
+	CHECK(o < len && strlen(out) == o);
+	if (o > 0) {
+		CHECK(o >= 2 && out[0] == '"' && out[o - 1] == '"');
+		CHECK(strchr("=+-@\t\r", out[1]) == NULL || o == 2);
+		for (size_t i = 1; i + 1 < o; i++) {
+			CHECK(out[i] != '\r' && out[i] != '\n');
+			if (out[i] == '"') {
+				CHECK(i + 2 < o && out[i + 1] == '"');
+				i++;
+			}
+		}
+	}
 	free(out);
 }
 #endif

@@ -99,6 +99,65 @@ expect_eq "check --findings, a clean host: OK" "$RC" 0
 run_cf check --all --findings
 expect_eq "check --all --findings: UNKNOWN (item only)" "$RC" 3
 
+# --- the report ------------------------------------------------------------------
+# A CN a spreadsheet would run: self-signed, so it is in the report.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$T/f.key" -out "$T/formula.pem" -days 80 \
+    -subj '/CN=@SUM(1;1)*cmd|" -x calc"!A0' 2>/dev/null
+FORMULA=$(add_pem "$T/formula.pem")
+TOTAL=$("$CERTFLEET" --json track list | jq '[.[].findings | length] | add')
+
+run_cf audit --format json
+expect_eq "audit json: exit" "$RC" 0
+expect_eq "audit json: one finding row per finding of the items" \
+    "$(jq '.findings | length' "$T/out")" "$TOTAL"
+expect_eq "audit json: summary counts them" "$(jq '.summary.findings' "$T/out")" "$TOTAL"
+expect_eq "audit json: rows are the items' findings" \
+    "$(jq -c '[.findings[] | [.id, .code]] | sort' "$T/out")" \
+    "$("$CERTFLEET" --json track list | jq -c '[.[] | .id as $i | .findings[] | [($i | tostring), .code]] | sort')"
+
+run_cf audit --format csv
+expect_eq "audit csv: exit" "$RC" 0
+"$PYTHON" - "$T/out" "$T/csv.check" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+head, body = rows[0], rows[1:]
+bad = [r for r in body for c in r if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+names = [r[4] for r in body if "SUM" in r[4]]
+open(sys.argv[2], "w").write("%d %s %d %s\n" % (len(body), ",".join(head), len(bad), names[0] if names else "-"))
+PY
+expect_eq "audit csv: parsed back, no cell a spreadsheet would run" "$(cat "$T/csv.check")" \
+    "$TOTAL SEVERITY,CODE,ID,SOURCE,NAME,NOT AFTER,DETAIL 0 '@SUM(1;1)*cmd|\" -x calc\"!A0"
+
+run_cf audit --min-severity critical --format json
+expect_eq "audit --min-severity critical: only the expired" \
+    "$(jq -c '[.findings[].code] | unique' "$T/out")" '["expired"]'
+run_cf audit --finding weak_key,weak_signature --format json
+expect_eq "audit --finding: only those codes" \
+    "$(jq -c '[.findings[].code] | sort' "$T/out")" '["weak_key","weak_signature"]'
+run_cf audit --source host --format json
+expect_eq "audit --source host: host items only" \
+    "$(jq -c '[.findings[].source] | unique' "$T/out")" '["host"]'
+run_cf audit
+expect_eq "audit table: one row per finding, a header and a summary" \
+    "$(wc -l <"$T/out" | tr -d ' ')" "$((TOTAL + 3))"
+expect_contains "audit table: the summary" "$(tail -n 1 "$T/out")" \
+    "with findings; $TOTAL findings:"
+
+# Bad input: a clear error, nothing written.
+run_cf audit --finding nosuch
+expect_eq "audit --finding nosuch: usage error" "$RC" 2
+expect_contains "audit --finding nosuch: says which" "$ERR" "unknown code 'nosuch'"
+run_cf audit --format html
+expect_eq "audit --format html: not yet" "$RC" 2
+echo keep >"$T/report.csv"
+run_cf audit --format csv --out "$T/report.csv"
+expect_eq "audit --out an existing file: refused" "$RC" 2
+expect_eq "audit --out: the file is untouched" "$(cat "$T/report.csv")" keep
+run_cf audit --format csv --out "$T/report.csv" --force
+expect_eq "audit --out --force: written" "$(head -1 "$T/report.csv" | tr -d '\r')" \
+    '"SEVERITY","CODE","ID","SOURCE","NAME","NOT AFTER","DETAIL"'
+
 # /metrics counts them by code and severity.
 M=$(curl -s "http://$HTTP/metrics")
 for want in 'code="weak_key",severity="high"} 1' \
@@ -106,7 +165,7 @@ for want in 'code="weak_key",severity="high"} 1' \
     'code="expired",severity="critical"} 1' \
     'code="incomplete_chain",severity="high"} 1' \
     'code="hostname_mismatch",severity="high"} 1' \
-    'code="self_signed",severity="high"} 1'; do
+    'code="self_signed",severity="high"} 2'; do
 	expect_contains "metrics: $want" "$M" "certfleet_findings{$want"
 done
 expect_eq "metrics: no check_failing for the deactivated host" \

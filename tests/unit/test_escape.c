@@ -243,6 +243,25 @@ test_prom_label(void **state)
 	assert_string_equal(buf, "a");
 }
 
+static void
+test_csv(void **state)
+{
+	char buf[128];
+
+	(void)state;
+	esc_csv(buf, sizeof(buf), "plain", 5);
+	assert_string_equal(buf, "\"plain\"");
+	esc_csv(buf, sizeof(buf), "=cmd|' /C calc'!A0", 18);
+	assert_string_equal(buf, "\"'=cmd|' /C calc'!A0\"");
+	esc_csv(buf, sizeof(buf), "a\"b\nc", 5);
+	assert_string_equal(buf, "\"a\"\"b\\x0ac\"");
+	esc_csv(buf, sizeof(buf), "-1", 2);
+	assert_string_equal(buf, "\"'-1\"");
+	/* Never half a doubled quote. */
+	esc_csv(buf, 5, "a\"b", 3);
+	assert_string_equal(buf, "\"a\"");
+}
+
 int
 main(void)
 {
@@ -257,6 +276,7 @@ main(void)
 		cmocka_unit_test(test_mail_header),
 		cmocka_unit_test(test_slack),
 		cmocka_unit_test(test_prom_label),
+		cmocka_unit_test(test_csv),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
