@@ -85,8 +85,14 @@ str_of(const msgpack_object *map, const char *key, char *buf, size_t len)
 	const msgpack_object *v = wire_map_get(map, key);
 
 	buf[0] = '\0';
-	if (v != NULL && v->type == MSGPACK_OBJECT_STR)
-		snprintf(buf, len, "%.*s", (int)v->via.str.size, v->via.str.ptr);
+	if (v != NULL && v->type == MSGPACK_OBJECT_STR) {
+		/* Cut on a character: a half one would corrupt CSV and JSON. */
+		size_t n = esc_utf8_prefix(v->via.str.ptr, v->via.str.size,
+		    len - 1);
+
+		memcpy(buf, v->via.str.ptr, n);
+		buf[n] = '\0';
+	}
 	else if (v != NULL && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 		snprintf(buf, len, "%llu", (unsigned long long)v->via.u64);
 	return buf;
@@ -96,7 +102,7 @@ str_of(const msgpack_object *map, const char *key, char *buf, size_t len)
 static void
 item_name(const msgpack_object *item, char *buf, size_t len)
 {
-	char host[300], port[16], sni[300], cn[300];
+	char host[300], port[16], sni[300], cn[OUT_CELL_MAX];
 
 	str_of(item, "host", host, sizeof(host));
 	str_of(item, "port", port, sizeof(port));
@@ -108,6 +114,7 @@ item_name(const msgpack_object *item, char *buf, size_t len)
 		snprintf(buf, len, "%s:%s", host, port);
 	else
 		snprintf(buf, len, "%s", cn[0] ? cn : "-");
+	buf[esc_utf8_trim_partial(buf, strlen(buf))] = '\0';
 }
 
 static void
@@ -151,7 +158,8 @@ static void
 audit_item(struct audit *a, const msgpack_object *item)
 {
 	const msgpack_object *fs = wire_map_get(item, "findings");
-	char id[24], src[8], name[700], na[40], sev[16], code[64], text[600];
+	char id[24], src[8], name[OUT_CELL_MAX + 640], na[40], sev[16];
+	char code[64], text[600];
 	int counted = 0;
 
 	str_of(item, "source", src, sizeof(src));

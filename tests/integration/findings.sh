@@ -171,4 +171,107 @@ done
 expect_eq "metrics: no check_failing for the deactivated host" \
     "$(printf '%s\n' "$M" | grep -c 'code="check_failing"')" 0
 
+# --- hostile names through every output to other programs (PITFALLS) -------
+# A CN holding ", }, <, =, a newline, C1 and bidi controls and long
+# multibyte text, and an O trying a mail header: the Prometheus text and
+# OpenMetrics, the audit's CSV, JSON and table, and the check's line,
+# checked at byte level.
+HOSTILE_CERT="$S/tests/integration/hostile_cert.py"
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/hx.key" 2>/dev/null
+HX_CN=$(printf 'a"}<=\n\302\233\342\200\256%s' "$(printf '%0300d' 0 | sed 's/0/中/g')" |
+    od -An -tx1 | tr -d ' \n')
+HX_O=$(printf '<!channel> &x\r\nBcc: v@x' | od -An -tx1 | tr -d ' \n')
+"$PYTHON" "$HOSTILE_CERT" --key "$T/hx.key" --out "$T/hx.pem" \
+    --subject "CN:utf8:$HX_CN" --subject "O:utf8:$HX_O" \
+    --not-before $((NOW - 3600)) --not-after $((NOW + 80 * DAY))
+printf '%s' "$HX_CN" >"$T/hx.cn.hex"
+HX=$(add_pem "$T/hx.pem")
+curl -s "http://$HTTP/metrics" >"$T/hx.prom"
+curl -s -H 'Accept: application/openmetrics-text; version=1.0.0' \
+    "http://$HTTP/metrics" >"$T/hx.om"
+"$CERTFLEET" audit --format csv >"$T/hx.csv"
+"$CERTFLEET" audit --format json >"$T/hx.json"
+"$CERTFLEET" audit >"$T/hx.table"
+"$CERTFLEET" check --item "$HX" >"$T/hx.check" || true
+expect_eq "hostile: promtool check metrics" \
+    "$(promtool check metrics <"$T/hx.prom" >/dev/null 2>&1; echo $?)" 0
+"$PYTHON" - "$T" "$HX" <<'PYEOF' >"$T/hx.result"
+import csv, io, json, re, sys
+t, hx = sys.argv[1], sys.argv[2]
+cn = bytes.fromhex(open(t + "/hx.cn.hex").read()).decode()
+# How every output for people and for text formats shows it (esc_log).
+shown = 'a"}<=\\x0a\\x9b\\u202e' + "\u4e2d" * 300
+hidden = re.compile("[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c"
+                    "\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+out = []
+def check(what, ok):
+    out.append(("ok" if ok else "BAD") + " " + what)
+def text(name, allow_cr=False):
+    raw = open(t + "/" + name, "rb").read()
+    try:
+        s = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        check(name + ": valid UTF-8 (%s)" % e, False)
+        return ""
+    bad = hidden.findall(s.replace("\r\n", "") if allow_cr else s)
+    check(name + ": no control, C1 or bidi character %r" % bad[:3], not bad)
+    return s
+def unlabel(v):
+    return re.sub(r'\\(.)', lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), v)
+for name in ("hx.prom", "hx.om"):
+    s = text(name)
+    lines = s.split("\n")
+    stray = [l for l in lines if l and not l.startswith(("#", "certfleet_", "process_"))]
+    check(name + ": every line a comment or one of ours %r" % stray[:1], not stray)
+    pat = re.compile(r'^certfleet_cert_not_after_timestamp_seconds\{id="%s",'
+                     r'source="pem",host="",port="",sni="",cn="((?:[^"\\]|\\.)*)",'
+                     r'issuer="((?:[^"\\]|\\.)*)",serial="[0-9A-F]+"\} [0-9]+$' % hx)
+    m = [pat.match(l) for l in lines if l.startswith("certfleet_cert_not_after")]
+    m = [x for x in m if x]
+    check(name + ": the item's series parses, one", len(m) == 1)
+    if m:
+        check(name + ": cn label decodes to the escaped name",
+              unlabel(m[0].group(1)) == shown)
+        check(name + ": issuer label (self-signed: the CN) too",
+              unlabel(m[0].group(2)) == shown)
+    check(name + ": OpenMetrics ends with # EOF" if name == "hx.om" else
+          name + ": no # EOF", s.endswith("# EOF\n") == (name == "hx.om"))
+s = text("hx.csv", allow_cr=True)
+raw = open(t + "/hx.csv", "rb").read()
+check("hx.csv: every record ends CRLF, no bare CR or LF",
+      raw.endswith(b"\r\n") and raw.count(b"\n") == raw.count(b"\r\n") ==
+      raw.count(b"\r"))
+rows = [r for r in csv.reader(io.StringIO(s, newline="")) if r[2:3] == [hx]]
+check("hx.csv: the item's finding rows", len(rows) >= 1)
+for r in rows:
+    check("hx.csv: NAME is the escaped name, whole", r[4] == shown)
+    check("hx.csv: DETAIL on one line, the name escaped",
+          r[6].startswith("issued by itself (") and "\\u202e" in r[6]
+          and "\n" not in r[6] and "\r" not in r[6])
+raw = open(t + "/hx.json", "rb").read()
+check("hx.json: ASCII only", all(b < 0x7f and (b >= 0x20 or b in b"\n") for b in raw))
+doc = json.loads(raw)
+rows = [r for r in doc["findings"] if r["id"] == hx]
+check("hx.json: the item's rows", len(rows) >= 1)
+for r in rows:
+    check("hx.json: name is the CN byte for byte", r["name"] == cn)
+s = text("hx.table")
+check("hx.table: the escaped name in its row", ("  " + shown[:40]) in s)
+s = text("hx.check")
+check("hx.check: one line", s.count("\n") == 1 and s.endswith("\n"))
+check("hx.check: one perfdata separator", s.count("|") == 1)
+check("hx.check: starts with the escaped name",
+      s.startswith("CERTFLEET OK - " + shown[:30]) or
+      s.startswith("CERTFLEET WARNING - " + shown[:30]))
+print("\n".join(out))
+PYEOF
+while read -r verdict what; do
+	if [ "$verdict" = ok ]; then pass; else fail "$what"; fi
+done <"$T/hx.result"
+# Two metrics formats x 6, CSV 5 (one finding row: self_signed), JSON 3,
+# table 2, check 4: a check that did not run is a failure too.
+HX_CHECKS=26
+expect_eq "hostile: every byte-level check ran" "$(grep -c '' "$T/hx.result")" \
+    "$HX_CHECKS"
+
 finish
