@@ -317,13 +317,11 @@ out_table_add(struct out_table *t, const char *const *cells)
 	return 0;
 }
 
-void
-out_table_print(struct out_table *t, FILE *fp)
+/* Widths in terminal columns: the cells are escaped, so every character
+ * in them is one the terminal shows. */
+static void
+table_widths(const struct out_table *t, size_t *width)
 {
-	size_t width[OUT_TABLE_COLS_MAX] = { 0 };
-
-	/* Widths in terminal columns: the cells are escaped, so every
-	 * character in them is one the terminal shows. */
 	for (size_t r = 0; r < t->nrows; r++)
 		for (size_t c = 0; c < t->ncols && c < OUT_TABLE_COLS_MAX; c++) {
 			const char *s = t->cells[r * t->ncols + c];
@@ -332,7 +330,12 @@ out_table_print(struct out_table *t, FILE *fp)
 			if (w > width[c])
 				width[c] = w;
 		}
-	for (size_t r = 0; r < t->nrows; r++) {
+}
+
+static void
+table_rows(const struct out_table *t, const size_t *width, FILE *fp)
+{
+	for (size_t r = 0; r < t->nrows; r++)
 		for (size_t c = 0; c < t->ncols; c++) {
 			const char *s = t->cells[r * t->ncols + c];
 
@@ -347,7 +350,15 @@ out_table_print(struct out_table *t, FILE *fp)
 			    OUT_TABLE_COLS_MAX - 1] + 2; w++)
 				fputc(' ', fp);
 		}
-	}
+}
+
+void
+out_table_print(struct out_table *t, FILE *fp)
+{
+	size_t width[OUT_TABLE_COLS_MAX] = { 0 };
+
+	table_widths(t, width);
+	table_rows(t, width, fp);
 }
 
 void
@@ -431,30 +442,10 @@ stream_flush_page(struct out_stream *s)
 	struct out_table *t = s->page;
 
 	if (!s->widths_set) {
-		for (size_t r = 0; r < t->nrows; r++)
-			for (size_t c = 0; c < t->ncols; c++) {
-				const char *v = t->cells[r * t->ncols + c];
-				size_t w = v ? esc_width(v, strlen(v)) : 0;
-
-				if (w > s->width[c])
-					s->width[c] = w;
-			}
+		table_widths(t, s->width);
 		s->widths_set = 1;
 	}
-	for (size_t r = 0; r < t->nrows; r++)
-		for (size_t c = 0; c < t->ncols; c++) {
-			const char *v = t->cells[r * t->ncols + c];
-
-			v = v ? v : "";
-			fputs(v, stdout);
-			if (c + 1 == t->ncols) {
-				fputc('\n', stdout);
-				continue;
-			}
-			for (size_t w = esc_width(v, strlen(v));
-			    w < s->width[c] + 2; w++)
-				fputc(' ', stdout);
-		}
+	table_rows(t, s->width, stdout);
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)
 		free(t->cells[i]);
 	t->nrows = 0;

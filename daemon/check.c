@@ -13,9 +13,8 @@
 
 static const int ladder[] = { 30, 14, 7, 3, 1 };
 
-/* The largest ladder step at most max that fits a third of the life. */
-static int
-ladder_step(int max, int64_t life)
+int
+check_ladder_days(int max, int64_t life)
 {
 	for (size_t i = 0; i < sizeof(ladder) / sizeof(ladder[0]); i++)
 		if (ladder[i] <= max && 3 * (int64_t)ladder[i] * DAY <= life)
@@ -29,7 +28,7 @@ check_thresholds(int warn, int crit, int64_t valid_from, int64_t valid_until,
 {
 	int64_t life = valid_until - valid_from + 1;
 
-	*warn_out = warn >= 0 ? warn : ladder_step(CHECK_WARN_DEFAULT, life);
+	*warn_out = warn >= 0 ? warn : check_ladder_days(CHECK_WARN_DEFAULT, life);
 	if (crit >= 0) {
 		*crit_out = crit;
 		/* A default warning never below the critical given. */
@@ -41,7 +40,7 @@ check_thresholds(int warn, int crit, int64_t valid_from, int64_t valid_until,
 
 		if (*warn_out <= max)
 			max = *warn_out - 1;
-		*crit_out = max > 0 ? ladder_step(max, life) : 0;
+		*crit_out = max > 0 ? check_ladder_days(max, life) : 0;
 	}
 }
 

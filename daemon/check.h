@@ -55,5 +55,8 @@ void	 check_judge(const struct check_input *in, int warn, int crit,
 void	 check_thresholds(int warn, int crit, int64_t valid_from,
 	    int64_t valid_until, int *warn_out, int *crit_out);
 const char *check_state_name(enum check_state s);
+/* The largest of 30, 14, 7, 3, 1 days that is at most max and at most a
+ * third of life (seconds): a default threshold scaled (PITFALLS). 0: none. */
+int	 check_ladder_days(int max, int64_t life);
 
 #endif

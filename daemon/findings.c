@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "certfleet/escape.h"
+#include "check.h"
 #include "findings.h"
 
 #define DAY	86400
@@ -72,18 +73,6 @@ findings_max_validity_days(int64_t not_before)
 	return 0;
 }
 
-/* The default of T days steps down 30, 14, 7, 3, 1 to a third of life. */
-static int
-scaled(int days, int64_t life)
-{
-	static const int ladder[] = { 30, 14, 7, 3, 1 };
-
-	for (size_t i = 0; i < sizeof(ladder) / sizeof(ladder[0]); i++)
-		if (ladder[i] <= days && 3 * (int64_t)ladder[i] * DAY <= life)
-			return ladder[i];
-	return 0;
-}
-
 static void
 rule_dates(const struct findings_input *in, int warn_days, int64_t now,
     struct acc *a)
@@ -103,8 +92,8 @@ rule_dates(const struct findings_input *in, int warn_days, int64_t now,
 		return;
 	}
 	warn = warn_days >= 0 ? warn_days :
-	    scaled(FINDINGS_WARN_DEFAULT, life);
-	crit = scaled(FINDINGS_CRITICAL_DEFAULT < warn ?
+	    check_ladder_days(FINDINGS_WARN_DEFAULT, life);
+	crit = check_ladder_days(FINDINGS_CRITICAL_DEFAULT < warn ?
 	    FINDINGS_CRITICAL_DEFAULT : warn - 1, life);
 	if (left < (int64_t)crit * DAY)
 		add(a, "expiring", SEV_CRITICAL, "expires in %lld days (under "
