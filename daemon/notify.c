@@ -458,8 +458,12 @@ notify_get(struct daemon *d, const char *name, struct cf_err *e)
 	    k : NULL;
 }
 
-int
-notify_delete(struct daemon *d, const char *name, struct cf_err *e)
+/* One write to a sink found by name (delete, enable), then the runner
+ * reads the sinks again. */
+static int
+sink_write(struct daemon *d, const char *name,
+    int (*op)(struct store *, int64_t, char *, size_t), const char *done,
+    struct cf_err *e)
 {
 	struct store_sink *k;
 	int rc;
@@ -471,16 +475,20 @@ notify_delete(struct daemon *d, const char *name, struct cf_err *e)
 		e->code = WIRE_UNAVAILABLE;
 		return -1;
 	}
-	rc = store_sink_delete(d->store, k->id, e->msg, sizeof(e->msg));
+	rc = op(d->store, k->id, e->msg, sizeof(e->msg));
 	store_write_end(d->store, rc == 0);
-	if (cf_err_store(e, rc, "no notification sink '%s'", name) != 0) {
-		store_sink_free(k);
-		return -1;
-	}
-	log_info("notification sink '%s' deleted", name);
 	store_sink_free(k);
+	if (cf_err_store(e, rc, "no notification sink '%s'", name) != 0)
+		return -1;
+	log_info("notification sink '%s' %s", name, done);
 	sinks_changed(d);
 	return 0;
+}
+
+int
+notify_delete(struct daemon *d, const char *name, struct cf_err *e)
+{
+	return sink_write(d, name, store_sink_delete, "deleted", e);
 }
 
 int
@@ -516,24 +524,7 @@ notify_test(struct daemon *d, const char *name, int64_t *event_id,
 int
 notify_enable(struct daemon *d, const char *name, struct cf_err *e)
 {
-	struct store_sink *k;
-	int rc;
-
-	if ((k = notify_get(d, name, e)) == NULL)
-		return -1;
-	if (store_write_begin(d->store, e->msg, sizeof(e->msg)) == -1) {
-		store_sink_free(k);
-		e->code = WIRE_UNAVAILABLE;
-		return -1;
-	}
-	rc = store_sink_enable(d->store, k->id, e->msg, sizeof(e->msg));
-	store_write_end(d->store, rc == 0);
-	store_sink_free(k);
-	if (cf_err_store(e, rc, "no notification sink '%s'", name) != 0)
-		return -1;
-	log_info("notification sink '%s' enabled", name);
-	sinks_changed(d);
-	return 0;
+	return sink_write(d, name, store_sink_enable, "enabled", e);
 }
 
 int
